@@ -1,0 +1,136 @@
+"""The result of a run, the same for every backend, with HDF5 save/load.
+
+Spike times are stored in biological ms and in chip µs (``times_us``; on a software backend
+the chip time is what the hardware config's speed-up would give). Membrane traces are in
+biological mV and chip V.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neuroemu.hdf5 import create, open_checked, serialize
+from neuroemu.spikes import SpikeTrains
+
+
+@dataclass
+class PopulationSpikes:
+    """Spikes of one population: ``spikes`` in biological ms, ``times_us`` the same in chip µs."""
+
+    spikes: SpikeTrains
+    times_us: np.ndarray
+
+
+@dataclass
+class Traces:
+    """Membrane potentials of recorded neurons: (trials, neurons, samples)."""
+
+    nodes: np.ndarray  # int32 global node ids
+    population: list[str]  # population of each recorded neuron
+    index: np.ndarray  # int32 index within its population
+    times_ms: np.ndarray  # (samples,) biological ms
+    v_mV: np.ndarray  # (trials, neurons, samples) biological mV
+    v_chip_V: np.ndarray  # same in chip V
+
+
+@dataclass
+class Result:
+    """Spikes (per population), optional traces and run metadata of one ``Backend.run`` call."""
+
+    backend: str
+    duration_ms: float
+    n_trials: int
+    seed: int
+    speedup: float
+    hardware_name: str
+    hardware_hash: str
+    populations: dict[str, PopulationSpikes]
+    wall_time_s: float
+    traces: Traces | None = None
+    info_json: str = "{}"  # backend options, imperfections on/off, chip seed, ...
+    created_by: str = ""
+
+    # --- convenience ----------------------------------------------------------------------
+    @property
+    def info(self) -> dict[str, Any]:
+        return json.loads(self.info_json)
+
+    def spikes(self, population: str) -> SpikeTrains:
+        """Spike trains of ``population`` (biological ms)."""
+        try:
+            return self.populations[population].spikes
+        except KeyError:
+            from neuroemu.errors import NeuroemuError
+
+            raise NeuroemuError(
+                f"population '{population}' was not recorded (recorded: {', '.join(self.populations)})"
+            ) from None
+
+    def first_spike_times(self, population: str) -> np.ndarray:
+        """(trials, neurons) first spike times in biological ms, inf where silent."""
+        return self.spikes(population).first_spike_times()
+
+    @property
+    def chip_time_us(self) -> float:
+        """Emulated chip time of all trials (µs)."""
+        return self.duration_ms * self.n_trials * 1000.0 / self.speedup
+
+    @property
+    def bio_seconds_per_wall_second(self) -> float:
+        """Emulation speed: biological seconds simulated (all trials) per wall-clock second."""
+        return (self.duration_ms * self.n_trials / 1000.0) / max(self.wall_time_s, 1e-12)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready summary: spike counts and rates per population, speed, metadata."""
+        pops = {}
+        for name, ps in self.populations.items():
+            n = ps.spikes.n_neurons
+            count = len(ps.spikes)
+            pops[name] = {
+                "neurons": n,
+                "spikes": count,
+                "mean_rate_hz": count / max(n * self.n_trials * self.duration_ms / 1000.0, 1e-300),
+            }
+        return {
+            "backend": self.backend, "hardware": self.hardware_name, "duration_ms": self.duration_ms,
+            "trials": self.n_trials, "seed": self.seed, "populations": pops,
+            "wall_time_s": self.wall_time_s, "chip_time_us": self.chip_time_us,
+            "bio_seconds_per_wall_second": self.bio_seconds_per_wall_second, "info": self.info,
+        }
+
+
+def make_population_spikes(spikes: SpikeTrains, speedup: float) -> PopulationSpikes:
+    return PopulationSpikes(spikes=spikes, times_us=spikes.times * (1000.0 / speedup))
+
+
+def save_result(result: Result, path: str | Path) -> None:
+    """Write ``result`` to HDF5 (atomic)."""
+    with create(path, "result") as f:
+        serialize.write(f.create_group("result"), result)
+
+
+def load_result(path: str | Path) -> Result:
+    """Read a result file (checked header, kind and schema)."""
+    with open_checked(path, "result") as f:
+        return serialize.read(f["result"], Result)
+
+
+def save_spikes(inputs: dict[str, SpikeTrains], path: str | Path) -> None:
+    """Write input spike trains (population name -> trains, ms) for ``neuroemu run --input``."""
+    with create(path, "spikes") as f:
+        g = f.create_group("spikes")
+        for name, trains in inputs.items():
+            serialize.write(g.create_group(name), trains)
+
+
+def load_spikes(path: str | Path) -> dict[str, SpikeTrains]:
+    with open_checked(path, "spikes") as f:
+        return {name: serialize.read(f["spikes"][name], SpikeTrains) for name in f["spikes"]}
+
+
+__all__ = ["PopulationSpikes", "Traces", "Result", "make_population_spikes", "save_result", "load_result",
+           "save_spikes", "load_spikes", "field"]

@@ -1,0 +1,1 @@
+"""Calibration of the emulated chip (per-circuit DAC codes found by measuring)."""

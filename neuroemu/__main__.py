@@ -1,0 +1,4 @@
+"""``python -m neuroemu`` = the ``neuroemu`` command."""
+from neuroemu.cli import main
+
+main()

@@ -1,0 +1,38 @@
+"""The compiler: network description -> IR, as separate passes.
+
+``validate`` (description -> logical network) -> ``place`` (circuits, rows, labels) ->
+``quantize`` (6-bit codes and scales) -> ``translate`` (chip-unit targets) -> :class:`IR`.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+
+import neuroemu
+from neuroemu.compiler.place import place
+from neuroemu.compiler.quantize import quantize
+from neuroemu.compiler.report import resource_report
+from neuroemu.compiler.translate import translate
+from neuroemu.compiler.validate import validate
+from neuroemu.hardware import HardwareConfig, load_hardware
+from neuroemu.ir.model import IR, Provenance
+from neuroemu.network.model import Network
+
+__all__ = ["compile_network", "validate", "place", "quantize", "translate", "resource_report"]
+
+
+def compile_network(net: Network, hardware: HardwareConfig | str, *, source: str = "") -> IR:
+    """Compile ``net`` for ``hardware`` (a config or its name/path). Raises NeuroemuError subclasses."""
+    hw = load_hardware(hardware) if isinstance(hardware, str) else hardware
+    logical = validate(net)
+    placement = place(logical, hw)
+    weights = quantize(logical, placement, hw)
+    targets = translate(logical, placement, weights, hw)
+    provenance = Provenance(
+        hardware_name=hw.name,
+        hardware_hash=hw.content_hash,
+        hardware_json=hw.canonical_json(),
+        neuroemu_version=neuroemu.__version__,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        description_source=source,
+    )
+    return IR(network=logical, placement=placement, weights=weights, targets=targets, provenance=provenance)

@@ -1,0 +1,71 @@
+"""Pass 4, translate: biological parameters -> chip-unit analog targets per neuron.
+
+Times divide by the speed-up (ms -> µs: 10 ms biological = 10 µs at 1000x); potentials go
+through the config's voltage map; the weight scale (nA per code) becomes the synaptic input
+gain (V/µs per code) of each of the neuron's circuits (times the merge size, since merged
+circuits share one membrane of k-fold capacitance). Targets outside the range the chip can be
+calibrated to are an error naming population, neuron, value and range.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from neuroemu.errors import RangeError
+from neuroemu.hardware.config import HardwareConfig
+from neuroemu.ir.model import RECEPTORS, ChipTargets, LogicalNetwork, Placement, WeightQuantization
+
+# chip parameter <- (biological parameter, kind)
+_FROM_BIO = {
+    "v_leak": ("v_rest", "voltage"),
+    "v_reset": ("v_reset", "voltage"),
+    "v_thresh": ("v_thresh", "voltage"),
+    "tau_mem": ("tau_mem", "time"),
+    "tau_syn_exc": ("tau_syn_exc", "time"),
+    "tau_syn_inh": ("tau_syn_inh", "time"),
+    "tau_refrac": ("tau_refrac", "time"),
+}
+
+
+def _bio_of_chip(hw: HardwareConfig, kind: str, value: float) -> float:
+    return float(hw.bio_voltage_mV(value)) if kind == "voltage" else float(hw.bio_time_ms(value))
+
+
+def translate(net: LogicalNetwork, placement: Placement, weights: WeightQuantization, hw: HardwareConfig) -> ChipTargets:
+    """Chip targets for every LIF neuron. Raises RangeError for unrealisable values."""
+    if not hw.synapses.delays:
+        delayed = np.flatnonzero(net.synapses.delay > 0)
+        if delayed.size:
+            proj = net.projections[int(net.synapses.projection[delayed[0]])]
+            raise RangeError(
+                f"projection '{proj.name}': delay {net.synapses.delay[delayed[0]]} ms, but {hw.name} has no programmable "
+                "synaptic delays (leave delay unset)"
+            )
+    lif_pops = net.lif_populations()
+    pop_of_lif = np.repeat(np.arange(len(lif_pops)), [p.size for p in lif_pops])
+    values: dict[str, np.ndarray] = {}
+    for chip_name, (bio_name, kind) in _FROM_BIO.items():
+        bio = getattr(net.params, bio_name)
+        chip = np.asarray(hw.chip_voltage_V(bio) if kind == "voltage" else hw.chip_time_us(bio), dtype=np.float64)
+        lo, hi = hw.parameters[chip_name].range
+        bad = np.flatnonzero((chip < lo * (1 - 1e-9)) | (chip > hi * (1 + 1e-9)))
+        if bad.size:
+            i = int(bad[0])
+            pop = lif_pops[pop_of_lif[i]]
+            unit_bio = "mV" if kind == "voltage" else "ms"
+            unit_chip = hw.parameters[chip_name].unit
+            raise RangeError(
+                f"population '{pop.name}' neuron {i - pop.lif_first}: {bio_name} {bio[i]:.6g} {unit_bio} is "
+                f"{chip[i]:.6g} {unit_chip} on {hw.name}, outside its range {lo:g}-{hi:g} {unit_chip} "
+                f"({_bio_of_chip(hw, kind, lo):.4g} to {_bio_of_chip(hw, kind, hi):.4g} {unit_bio} biological)"
+            )
+        values[chip_name] = chip
+    for rec, name in enumerate(RECEPTORS):
+        spec = hw.parameters[f"input_gain_{name}"]
+        lo, hi = spec.range
+        gain = np.full(net.n_lif, float(np.sqrt(lo * hi)))  # receptor unused: a mid-range gain
+        for g in np.flatnonzero(weights.group_receptor == rec):
+            pop = next(p for p in lif_pops if p.name == weights.group_population[g])
+            idx = np.arange(pop.lif_first, pop.lif_first + pop.size)
+            gain[idx] = placement.size[idx] * hw.chip_current_V_per_us(weights.group_scale[g], net.params.cm[idx])
+        values[f"input_gain_{name}"] = np.clip(gain, lo, hi)  # quantize already kept the scale in range
+    return ChipTargets(**values)

@@ -1,0 +1,323 @@
+"""Hardware configuration: the typed, validated description of a (BrainScaleS-2-like) chip.
+
+A config is read from YAML (``hardware_configs/*.yaml`` or a user's file) by
+:func:`neuroemu.hardware.load_hardware`. Units are chip units throughout: time in µs,
+potentials in V, synaptic input gain in V/µs per weight code (a current over the membrane
+capacitance), unless a key says otherwise.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+#: The per-circuit analog parameters set by CapMem DAC codes, in calibration order of calix.
+PARAMETERS: tuple[str, ...] = (
+    "v_leak",
+    "v_reset",
+    "v_thresh",
+    "tau_mem",
+    "tau_syn_exc",
+    "tau_syn_inh",
+    "tau_refrac",
+    "input_gain_exc",
+    "input_gain_inh",
+)
+
+
+def _scaled(x: np.ndarray | float, factor: float) -> np.ndarray | float:
+    """x * factor, keeping Python floats as floats."""
+    return np.asarray(x, dtype=float) * factor if np.ndim(x) else float(x) * factor
+
+
+def _require(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ValueError(msg)
+
+
+@dataclass(frozen=True)
+class NeuronResources:
+    """Neuron circuits. Adjacent circuits of one hemisphere can be merged into one logical neuron."""
+
+    circuits: int
+    hemispheres: int
+    max_merge: int
+
+    def __post_init__(self) -> None:
+        _require(self.circuits > 0, "circuits must be positive")
+        _require(self.hemispheres > 0 and self.circuits % self.hemispheres == 0,
+                 "circuits must split evenly into hemispheres")
+        _require(1 <= self.max_merge <= self.circuits_per_hemisphere,
+                 "max_merge must be between 1 and the circuits of one hemisphere")
+
+    @property
+    def circuits_per_hemisphere(self) -> int:
+        return self.circuits // self.hemispheres
+
+
+@dataclass(frozen=True)
+class SynapseResources:
+    """Synapse array of one hemisphere: rows x (circuits per hemisphere) columns.
+
+    Rows are driven in pairs (or ``rows_per_driver``) by synapse drivers; each row is either
+    excitatory or inhibitory; each synapse responds to one of ``labels_per_driver`` source labels.
+    ``weight_bits`` None means continuous weights (no quantization).
+    """
+
+    rows_per_hemisphere: int
+    rows_per_driver: int
+    labels_per_driver: int
+    weight_bits: int | None
+    delays: bool
+
+    def __post_init__(self) -> None:
+        _require(self.rows_per_hemisphere > 0, "rows_per_hemisphere must be positive")
+        _require(self.rows_per_driver > 0 and self.rows_per_hemisphere % self.rows_per_driver == 0,
+                 "rows_per_hemisphere must be a multiple of rows_per_driver")
+        _require(self.labels_per_driver > 0, "labels_per_driver must be positive")
+        _require(self.weight_bits is None or 1 <= self.weight_bits <= 16, "weight_bits must be 1..16 or null")
+
+    @property
+    def drivers_per_hemisphere(self) -> int:
+        return self.rows_per_hemisphere // self.rows_per_driver
+
+    @property
+    def max_weight_code(self) -> float:
+        """Largest weight code (63 for 6 bits); infinite when weights are continuous."""
+        return math.inf if self.weight_bits is None else float(2**self.weight_bits - 1)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Time base. ``speedup`` = biological time / chip time (1000: 10 ms biological = 10 µs chip)."""
+
+    speedup: float
+    timestamp_resolution_us: float | None
+    max_run_us: float
+    driver_event_interval_us: float
+    dt_us: float
+
+    def __post_init__(self) -> None:
+        _require(self.speedup > 0, "speedup must be positive")
+        _require(self.timestamp_resolution_us is None or self.timestamp_resolution_us > 0,
+                 "timestamp_resolution_us must be positive or null")
+        _require(self.max_run_us > 0, "max_run_us must be positive")
+        _require(self.driver_event_interval_us >= 0, "driver_event_interval_us must be >= 0")
+        _require(self.dt_us > 0, "dt_us must be positive")
+
+
+@dataclass(frozen=True)
+class Cadc:
+    """Column ADC: reads all membranes in parallel; code = (V - V_at_code_0) / V_per_lsb."""
+
+    bits: int
+    V_at_code_0: float
+    V_per_lsb: float
+
+    def __post_init__(self) -> None:
+        _require(1 <= self.bits <= 16, "bits must be 1..16")
+        _require(self.V_per_lsb > 0, "V_per_lsb must be positive")
+
+
+@dataclass(frozen=True)
+class VoltageMap:
+    """Biological mV <-> chip V: chip = chip_reference_V + (bio - bio_reference_mV) * chip_V_per_bio_mV."""
+
+    bio_reference_mV: float
+    chip_reference_V: float
+    chip_V_per_bio_mV: float
+    cadc: Cadc
+
+    def __post_init__(self) -> None:
+        _require(self.chip_V_per_bio_mV > 0, "chip_V_per_bio_mV must be positive")
+
+
+@dataclass(frozen=True)
+class Dac:
+    """CapMem DAC: codes 0..max_code (1023 switches refresh off and is not used).
+
+    ``bits`` None means continuous codes: parameters are set exactly (the ideal config).
+    """
+
+    bits: int | None
+    max_code: int
+
+    def __post_init__(self) -> None:
+        _require(self.max_code > 0, "max_code must be positive")
+        _require(self.bits is None or 2**self.bits > self.max_code, "max_code must fit in bits")
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One analog parameter of a neuron circuit.
+
+    ``range``: the target range calibration supports (chip units).
+    ``map``: nominal code -> value map: ``linear`` (value = at_code_0 + slope*code) or ``log``
+    (ln value linear in code: constant relative step, standing in for CapMem bias currents
+    with range switches on time constants).
+    Mismatch per circuit: ``mismatch_offset`` = std of the offset (unit of the parameter for
+    linear maps; of ln(value) for log maps), ``mismatch_gain`` = relative std of the slope.
+    """
+
+    unit: str
+    range: tuple[float, float]
+    map: Literal["linear", "log"]
+    at_code_0: float
+    at_code_max: float
+    mismatch_offset: float
+    mismatch_gain: float
+
+    def __post_init__(self) -> None:
+        lo, hi = self.range
+        _require(lo < hi, f"range must be [low, high] with low < high, got {list(self.range)}")
+        _require(self.at_code_0 != self.at_code_max, "at_code_0 and at_code_max must differ")
+        if self.map == "log":
+            _require(self.at_code_0 > 0 and self.at_code_max > 0, "log maps need positive at_code_0/at_code_max")
+        _require(self.mismatch_offset >= 0 and self.mismatch_gain >= 0, "mismatch spreads must be >= 0")
+        vmin, vmax = sorted((self.at_code_0, self.at_code_max))
+        _require(vmin <= lo and hi <= vmax,
+                 f"range {list(self.range)} must lie inside what the DAC reaches [{vmin}, {vmax}]")
+
+
+@dataclass(frozen=True)
+class SynapseMismatch:
+    """Relative std of the multiplicative weight mismatch per synapse-driver row and per synapse."""
+
+    row_gain: float
+    synapse: float
+
+    def __post_init__(self) -> None:
+        _require(self.row_gain >= 0 and self.synapse >= 0, "spreads must be >= 0")
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Temporal noise and defects (emulator defaults; each scalable and switchable per run).
+
+    membrane_V: stationary std of the membrane noise (chip V; white noise filtered by the leak).
+    threshold_jitter_V: std of a per-trial, per-circuit threshold offset (chip V).
+    spike_time_jitter_us: std of Gaussian jitter on recorded spike times (chip µs).
+    dead_fraction: fraction of circuits that never spike, drawn per chip instance.
+    """
+
+    membrane_V: float
+    threshold_jitter_V: float
+    spike_time_jitter_us: float
+    dead_fraction: float
+
+    def __post_init__(self) -> None:
+        _require(min(self.membrane_V, self.threshold_jitter_V, self.spike_time_jitter_us) >= 0,
+                 "noise magnitudes must be >= 0")
+        _require(0 <= self.dead_fraction < 1, "dead_fraction must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class HardwareConfig:
+    """A chip: resources, time base, voltage map, DAC maps with mismatch, noise.
+
+    ``source`` (file it came from) and ``content_hash`` (sha256 of the canonical content,
+    independent of comments and formatting) are set by the loader.
+    """
+
+    name: str
+    description: str
+    neurons: NeuronResources
+    synapses: SynapseResources
+    timing: Timing
+    voltage: VoltageMap
+    dac: Dac
+    parameters: dict[str, ParameterSpec]
+    synapse_mismatch: SynapseMismatch
+    noise: Noise
+    source: str = field(default="", init=False, compare=False)
+    content_hash: str = field(default="", init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        missing = [p for p in PARAMETERS if p not in self.parameters]
+        unknown = [p for p in self.parameters if p not in PARAMETERS]
+        _require(not missing, f"parameters: missing {', '.join(missing)}")
+        _require(not unknown, f"parameters: unknown {', '.join(unknown)} (known: {', '.join(PARAMETERS)})")
+        object.__setattr__(self, "content_hash", hashlib.sha256(self.canonical_json().encode()).hexdigest())
+
+    # --- identity -------------------------------------------------------------------------
+    def canonical_json(self) -> str:
+        """The content as sorted JSON: what the hash covers and what an IR stores."""
+        from neuroemu.yaml_schema import to_plain
+
+        return json.dumps(to_plain(self), sort_keys=True)
+
+    @property
+    def short_hash(self) -> str:
+        return self.content_hash[:12]
+
+    @property
+    def is_ideal(self) -> bool:
+        """True when nothing is mismatched, noisy or quantized."""
+        no_mismatch = all(p.mismatch_offset == 0 and p.mismatch_gain == 0 for p in self.parameters.values())
+        n = self.noise
+        return (
+            no_mismatch
+            and self.synapse_mismatch.row_gain == 0
+            and self.synapse_mismatch.synapse == 0
+            and n.membrane_V == 0
+            and n.threshold_jitter_V == 0
+            and n.spike_time_jitter_us == 0
+            and n.dead_fraction == 0
+            and self.synapses.weight_bits is None
+            and self.dac.bits is None
+            and self.timing.timestamp_resolution_us is None
+        )
+
+    # --- unit translation (biological <-> chip) -------------------------------------------
+    def chip_time_us(self, t_ms: np.ndarray | float) -> np.ndarray | float:
+        """Biological ms -> chip µs (divide by the speed-up, ms -> µs)."""
+        return _scaled(t_ms, 1000.0 / self.timing.speedup)
+
+    def bio_time_ms(self, t_us: np.ndarray | float) -> np.ndarray | float:
+        """Chip µs -> biological ms."""
+        return _scaled(t_us, self.timing.speedup / 1000.0)
+
+    def chip_voltage_V(self, v_mV: np.ndarray | float) -> np.ndarray | float:
+        """Biological potential (mV) -> chip potential (V)."""
+        vm = self.voltage
+        return vm.chip_reference_V + (np.asarray(v_mV, dtype=float) - vm.bio_reference_mV) * vm.chip_V_per_bio_mV
+
+    def bio_voltage_mV(self, v_V: np.ndarray | float) -> np.ndarray | float:
+        """Chip potential (V) -> biological potential (mV)."""
+        vm = self.voltage
+        return vm.bio_reference_mV + (np.asarray(v_V, dtype=float) - vm.chip_reference_V) / vm.chip_V_per_bio_mV
+
+    def chip_current_V_per_us(self, w_nA: np.ndarray | float, cm_nF: np.ndarray | float) -> np.ndarray:
+        """Synaptic current jump (nA, biological) over C_m (nF) -> chip V/µs.
+
+        w/C_m in nA/nF = mV/ms (biological); voltages scale by chip_V_per_bio_mV, rates by
+        speedup/1000 (a biological ms is 1000/speedup chip µs).
+        """
+        return (np.asarray(w_nA, float) / np.asarray(cm_nF, float)) * self.voltage.chip_V_per_bio_mV * (
+            self.timing.speedup / 1000.0
+        )
+
+    def bio_current_nA(self, j_V_per_us: np.ndarray | float, cm_nF: np.ndarray | float) -> np.ndarray:
+        """Inverse of :meth:`chip_current_V_per_us`."""
+        return np.asarray(j_V_per_us, float) / (self.voltage.chip_V_per_bio_mV * (self.timing.speedup / 1000.0)) * np.asarray(cm_nF, float)
+
+    def cadc_code(self, v_V: np.ndarray | float) -> np.ndarray:
+        """Chip potential (V) -> CADC reading (float, before rounding/clipping)."""
+        c = self.voltage.cadc
+        return (np.asarray(v_V, float) - c.V_at_code_0) / c.V_per_lsb
+
+    def cadc_voltage_V(self, code: np.ndarray | float) -> np.ndarray:
+        """CADC code -> chip potential (V)."""
+        c = self.voltage.cadc
+        return c.V_at_code_0 + np.asarray(code, float) * c.V_per_lsb
+
+    def with_overrides(self, **changes) -> "HardwareConfig":
+        """A copy with top-level sections replaced (content hash recomputed)."""
+        new = dataclasses.replace(self, **changes)
+        object.__setattr__(new, "source", self.source)
+        return new
