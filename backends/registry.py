@@ -7,7 +7,9 @@ from typing import Any
 
 from neuroemu.errors import BackendError
 
-_REGISTRY: dict[str, str] = {}
+_REGISTRY: dict[str, str] = {
+    "emulator": "neuroemu.backends.emulator:EmulatorBackend",
+}
 
 
 def register_backend(name: str, target: str) -> None:

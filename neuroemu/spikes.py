@@ -42,8 +42,18 @@ class SpikeTrains:
                 )
             if self.trial.min() < 0 or self.trial.max() >= self.n_trials:
                 raise NeuroemuError(f"spike trains: trial index out of range for {self.n_trials} trials")
-        order = np.lexsort((self.neuron, self.times, self.trial))
-        self.times, self.neuron, self.trial = self.times[order], self.neuron[order], self.trial[order]
+        if not self._is_sorted():
+            order = np.lexsort((self.neuron, self.times, self.trial))
+            self.times, self.neuron, self.trial = self.times[order], self.neuron[order], self.trial[order]
+
+    def _is_sorted(self) -> bool:
+        """Sorted by (trial, time, neuron)? (O(n), avoids an O(n log n) sort for kernel output)"""
+        if len(self.times) < 2:
+            return True
+        dtr = np.diff(self.trial)
+        dt = np.diff(self.times)
+        dn = np.diff(self.neuron)
+        return bool(np.all((dtr > 0) | ((dtr == 0) & ((dt > 0) | ((dt == 0) & (dn >= 0))))))
 
     # --- construction ---------------------------------------------------------------------
     @classmethod
@@ -79,8 +89,12 @@ class SpikeTrains:
         t = np.asarray(t, dtype=np.float64)
         if t.ndim != 2:
             raise NeuroemuError(f"first spike times must be a 2-D (trials, neurons) array, got shape {t.shape}")
-        trial, neuron = np.nonzero(np.isfinite(t))
-        return cls(t[trial, neuron], neuron, trial, t.shape[1], max(1, t.shape[0]))
+        t = np.where(np.isnan(t), np.inf, t)
+        order = np.argsort(t, axis=1, kind="stable")  # per trial by time, ties by neuron: already sorted
+        ts = np.take_along_axis(t, order, axis=1)
+        keep = np.isfinite(ts)
+        trial = np.broadcast_to(np.arange(t.shape[0])[:, None], t.shape)[keep]
+        return cls(ts[keep], order[keep], trial, t.shape[1], max(1, t.shape[0]))
 
     @classmethod
     def poisson(cls, n_neurons: int, rate_hz: float, duration_ms: float, n_trials: int, seed: int) -> "SpikeTrains":

@@ -40,3 +40,4 @@ def main() -> None:
 from neuroemu.cli import compile as _compile  # noqa: E402,F401  (registers commands)
 from neuroemu.cli import hardware as _hardware  # noqa: E402,F401
 from neuroemu.cli import inspect as _inspect  # noqa: E402,F401
+from neuroemu.cli import run as _run  # noqa: E402,F401

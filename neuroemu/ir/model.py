@@ -16,6 +16,7 @@ populations in order); per-neuron arrays (params, placement, targets) are in LIF
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -222,7 +223,12 @@ class IR:
     provenance: Provenance
 
     def hardware(self):
-        """The hardware config this IR was compiled for."""
-        from neuroemu.hardware import hardware_from_json
+        """The hardware config this IR was compiled for (parsed once per distinct content)."""
+        return _hardware_from_json(self.provenance.hardware_json, self.provenance.hardware_name)
 
-        return hardware_from_json(self.provenance.hardware_json, source=f"IR for {self.provenance.hardware_name}")
+
+@functools.lru_cache(maxsize=16)
+def _hardware_from_json(text: str, name: str):
+    from neuroemu.hardware import hardware_from_json
+
+    return hardware_from_json(text, source=f"IR for {name}")

@@ -1,0 +1,11 @@
+"""The emulator backend: a numba emulation of a BrainScaleS-2-like chip with mismatch and noise.
+
+``chip.py`` draws a chip instance's fixed pattern; ``effective.py`` turns an IR's targets into
+what that chip realises (the DAC path); ``dynamics.py`` is the LIF kernel; ``backend.py`` runs it.
+"""
+from neuroemu.backends.emulator.backend import EmulatorBackend
+from neuroemu.backends.emulator.chip import Chip, FixedPattern
+from neuroemu.backends.emulator.effective import EffectiveNetwork, effective_network
+from neuroemu.backends.emulator.imperfections import Imperfections
+
+__all__ = ["EmulatorBackend", "Chip", "FixedPattern", "EffectiveNetwork", "effective_network", "Imperfections"]

@@ -1,0 +1,240 @@
+"""The emulator backend: runs an IR on an emulated chip instance.
+
+``EmulatorBackend(chip=SEED)`` builds the chip from the IR's hardware config; pass a
+:class:`Chip` to reuse one, ``calibration=`` for per-circuit DAC codes, and
+``imperfections=`` to scale or switch off each imperfection.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from neuroemu.errors import BackendError
+from neuroemu.ir.model import IR
+from neuroemu.spikes import SpikeTrains
+
+from neuroemu.backends.base import Backend
+from neuroemu.backends.emulator.chip import Chip
+from neuroemu.backends.emulator.dynamics import simulate
+from neuroemu.backends.emulator.effective import EffectiveNetwork, effective_network
+from neuroemu.backends.emulator.imperfections import Imperfections
+from neuroemu.backends.result import Result, Traces, make_population_spikes
+
+#: step never coarser than this fraction of the shortest time constant: the second-order event
+#: moments then err by at most (0.15)^3 / 6 = 6e-4 of one weight (see dynamics.py)
+_DT_PER_TAU = 0.15
+#: total spike-buffer entries of one kernel call (all trials)
+_SPIKE_BUFFER = 4_000_000
+
+
+def _dense_rows(ptr: np.ndarray, tgt: np.ndarray) -> np.ndarray:
+    """First target of every CSR row whose targets are one contiguous ascending range, else -1."""
+    n_rows = len(ptr) - 1
+    first = np.full(n_rows, -1, np.int64)
+    lengths = np.diff(ptr)
+    rows = np.flatnonzero(lengths > 0)
+    if len(rows) == 0:
+        return first
+    step_ok = np.ones(len(tgt), bool)
+    step_ok[1:] = np.diff(tgt) == 1
+    step_ok[ptr[rows]] = True  # the first synapse of a row starts its range
+    bad = np.add.reduceat(~step_ok, ptr[rows]) > 0
+    first[rows[~bad]] = tgt[ptr[rows[~bad]]]
+    return first
+
+
+@dataclass
+class _Plan:
+    ir: IR
+    chip: Chip
+    hw: object
+    eff: EffectiveNetwork
+    imp: dict
+    ptr: np.ndarray
+    tgt: np.ndarray
+    rec: np.ndarray
+    w: np.ndarray
+    dense_first: np.ndarray
+    w_exc: np.ndarray
+    w_inh: np.ndarray
+    dt: float
+
+
+class EmulatorBackend(Backend):
+    """Emulation of a BrainScaleS-2-like chip (numba, trials in parallel).
+
+    chip: a chip seed (int) or a :class:`Chip`; calibration: a calibration (object with
+    ``codes_for(chip)``) or None for nominal DAC codes; imperfections: see
+    :class:`Imperfections`; dt_us: integration step override (chip µs).
+    """
+
+    name = "emulator"
+
+    def __init__(self, chip: int | Chip = 0, calibration=None, imperfections: Imperfections | None = None,
+                 dt_us: float | None = None):
+        self.chip = chip
+        self.calibration = calibration
+        self.imperfections = imperfections or Imperfections()
+        self.dt_us = dt_us
+        self._cache: tuple | None = None
+
+    # --- chip and effective network ---------------------------------------------------------
+    def chip_for(self, ir: IR) -> Chip:
+        hw = ir.hardware()
+        if isinstance(self.chip, Chip):
+            if self.chip.hardware.content_hash != hw.content_hash:
+                raise BackendError(
+                    f"the IR was compiled for hardware '{hw.name}' (config {hw.short_hash}); this chip is "
+                    f"'{self.chip.hardware.name}' (config {self.chip.hardware.short_hash}): compile the network for "
+                    f"'{self.chip.hardware.name}'"
+                )
+            return self.chip
+        return Chip(hw, int(self.chip))
+
+    def codes(self, ir: IR, chip: Chip) -> dict[str, np.ndarray] | None:
+        """Per-circuit DAC codes from the backend's or the IR's calibration (None: nominal)."""
+        cal = self.calibration
+        if cal is None and getattr(ir, "calibration", None) is not None:
+            cal = ir.calibration
+        return None if cal is None else cal.codes_for(chip)
+
+    def effective(self, ir: IR) -> EffectiveNetwork:
+        """What the chip realises for ``ir`` (for inspection and Brian2's chip-replay mode)."""
+        chip = self.chip_for(ir)
+        return effective_network(ir, chip, self.imperfections, self.codes(ir, chip))
+
+    # --- run ----------------------------------------------------------------------------------
+    def _plan(self, ir: IR) -> "_Plan":
+        """Everything a run needs that depends only on the IR and the backend's chip state
+        (cached: the same IR runs again without redoing the DAC path and the tables)."""
+        key = (id(ir), ir.provenance.created, repr(self.imperfections), id(self.calibration))
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        chip = self.chip_for(ir)
+        hw = chip.hardware
+        eff = effective_network(ir, chip, self.imperfections, self.codes(ir, chip))
+        net = ir.network
+        syn = net.synapses
+        post = net.lif_index()[syn.post].astype(np.int32)
+        by_pre = np.lexsort((post, syn.pre))  # CSR by presynaptic node, rows sorted by target
+        ptr = np.zeros(net.n_nodes + 1, np.int64)
+        np.add.at(ptr, syn.pre.astype(np.int64) + 1, 1)
+        ptr = np.cumsum(ptr)
+        tgt = post[by_pre]
+        w = eff.weight[by_pre]
+        rec = syn.receptor[by_pre].astype(np.int8)
+        taus = np.concatenate([eff.tau_mem, eff.tau_syn_exc, eff.tau_syn_inh])
+        plan = _Plan(
+            ir=ir, chip=chip, hw=hw, eff=eff, imp=self.imperfections.effective(hw), ptr=ptr, tgt=tgt, rec=rec, w=w,
+            dense_first=_dense_rows(ptr, tgt), w_exc=np.where(rec == 0, w, 0.0), w_inh=np.where(rec == 1, w, 0.0),
+            dt=self.dt_us or min(hw.timing.dt_us, float(taus.min()) * _DT_PER_TAU),
+        )
+        self._cache = (key, plan)
+        return plan
+
+    def _events(self, ir: IR, hw, inputs: dict[str, SpikeTrains], trials: int, t_res: float):
+        """Input events of all trials: (times in chip µs, global nodes, per-trial start index)."""
+        net = ir.network
+        times, nodes, trial_of = [], [], []
+        for name, trains in inputs.items():
+            pop = net.population(name)
+            times.append(np.asarray(hw.chip_time_us(trains.times), float))
+            nodes.append(trains.neuron.astype(np.int64) + pop.first)
+            trial_of.append(trains.trial.astype(np.int64))
+        ev_time = np.concatenate(times) if times else np.zeros(0)
+        ev_node = np.concatenate(nodes).astype(np.int32) if nodes else np.zeros(0, np.int32)
+        ev_trial = np.concatenate(trial_of) if trial_of else np.zeros(0, np.int64)
+        if t_res > 0:
+            ev_time = np.floor(ev_time / t_res) * t_res  # FPGA playback on its clock
+        if len(times) > 1:  # one population's trains are already sorted by (trial, time)
+            order = np.lexsort((ev_node, ev_time, ev_trial))
+            ev_time, ev_node, ev_trial = ev_time[order], ev_node[order], ev_trial[order]
+        return ev_time, ev_node, np.searchsorted(ev_trial, np.arange(trials + 1)).astype(np.int64)
+
+    def run(self, ir: IR, inputs: Mapping[str, SpikeTrains] | None = None, duration: float = 100.0,
+            trials: int = 1, seed: int = 0, record_v: Sequence[int] | None = None) -> Result:
+        self.check_run_args(ir, duration, trials, seed)
+        start = time.perf_counter()
+        plan = self._plan(ir)
+        hw, eff, imp, net = plan.hw, plan.eff, plan.imp, ir.network
+        t_res = imp["timestamp_resolution_us"] or 0.0
+        ev_time, ev_node, ev_ptr = self._events(ir, hw, self.resolve_inputs(ir, inputs, trials), trials, t_res)
+        chip_us = float(hw.chip_time_us(duration))
+        dt = plan.dt
+        n_steps = int(np.ceil(chip_us / dt - 1e-9))
+        rec_nodes = self.recorded_v_nodes(ir, record_v)
+        rec_idx = net.lif_index()[rec_nodes].astype(np.int32)
+        rec_every = 1
+        n_samples = (n_steps + rec_every - 1) // rec_every if len(rec_idx) else 0
+        traces = np.zeros((trials, len(rec_idx), n_samples))
+        # spike buffers: generous for few trials, bounded in total; overflowing trials rerun alone
+        max_per_trial = int(net.n_lif * (chip_us / max(float(eff.tau_refrac.min(initial=np.inf)), dt) + 1))
+        cap = int(np.clip(max_per_trial, 64, max(64, _SPIKE_BUFFER // trials)))
+        args_before = (int(seed), eff.v_leak, eff.v_reset, eff.v_thresh, eff.tau_mem, eff.tau_syn_exc, eff.tau_syn_inh,
+                       eff.tau_refrac, eff.dead, float(imp["membrane_noise_V"]), float(imp["threshold_jitter_V"]),
+                       float(imp["spike_time_jitter_us"]), float(t_res), plan.ptr, plan.tgt, plan.rec, plan.w,
+                       plan.dense_first, plan.w_exc, plan.w_inh, net.lif_nodes.astype(np.int64))
+        args_after = (ev_time, ev_node, n_steps, float(dt), rec_idx, rec_every)
+        todo = np.arange(trials, dtype=np.int64)
+        spikes_t: list[np.ndarray] = [np.zeros(0)] * trials
+        spikes_n: list[np.ndarray] = [np.zeros(0, np.int32)] * trials
+        while len(todo):
+            out_time = np.zeros((len(todo), cap))
+            out_neuron = np.zeros((len(todo), cap), np.int32)
+            out_count = np.zeros(len(todo), np.int64)
+            tr = traces if len(todo) == trials else np.zeros((len(todo),) + traces.shape[1:])
+            simulate(*args_before, todo, ev_ptr[todo], ev_ptr[todo + 1], *args_after, out_time, out_neuron, out_count, tr)
+            ok = out_count <= cap
+            for i in np.flatnonzero(ok):
+                spikes_t[todo[i]] = out_time[i, :out_count[i]]
+                spikes_n[todo[i]] = out_neuron[i, :out_count[i]]
+            if len(todo) < trials:
+                traces[todo[ok]] = tr[ok]
+            todo = todo[~ok]
+            cap = int(out_count.max(initial=0)) + 16
+        wall = time.perf_counter() - start
+        return self._result(ir, hw, plan.chip, spikes_t, spikes_n, traces, rec_nodes, n_samples, rec_every, dt,
+                            duration, trials, seed, wall, imp)
+
+    def _result(self, ir, hw, chip, spikes_t, spikes_n, traces, rec_nodes, n_samples, rec_every, dt,
+                duration, trials, seed, wall, imp) -> Result:
+        net = ir.network
+        lif_pop = np.repeat(np.arange(len(net.lif_populations())), [p.size for p in net.lif_populations()])
+        t_us = np.concatenate(spikes_t)
+        nrn = np.concatenate(spikes_n)
+        trial = np.repeat(np.arange(trials), [len(x) for x in spikes_t])
+        t_ms = np.asarray(hw.bio_time_ms(t_us), float)
+        # drop spikes past the end (interpolated crossings land inside the last step)
+        inside = t_ms <= duration
+        t_ms, nrn, trial = t_ms[inside], nrn[inside], trial[inside]
+        pops = {}
+        for i, p in enumerate(net.lif_populations()):
+            if p.name not in net.record_spikes:
+                continue
+            sel = lif_pop[nrn] == i
+            pops[p.name] = make_population_spikes(
+                SpikeTrains(t_ms[sel], nrn[sel] - p.lif_first, trial[sel], p.size, trials), hw.timing.speedup)
+        tr = None
+        if len(rec_nodes):
+            pop_of = net.population_of_node()
+            v_chip = traces
+            tr = Traces(
+                nodes=rec_nodes.astype(np.int32),
+                population=[net.populations[pop_of[n]].name for n in rec_nodes],
+                index=np.array([n - net.populations[pop_of[n]].first for n in rec_nodes], np.int32),
+                times_ms=np.asarray(hw.bio_time_ms(np.arange(n_samples) * rec_every * dt), float),
+                v_mV=np.asarray(hw.bio_voltage_mV(v_chip), float), v_chip_V=v_chip,
+            )
+        info = {
+            "chip_seed": chip.seed, "calibrated": self.calibration is not None or getattr(ir, "calibration", None) is not None,
+            "imperfections_on": self.imperfections.switches(hw), "imperfections": imp, "dt_us": dt,
+        }
+        return Result(
+            backend=self.name, duration_ms=float(duration), n_trials=int(trials), seed=int(seed),
+            speedup=hw.timing.speedup, hardware_name=hw.name, hardware_hash=hw.content_hash, populations=pops,
+            wall_time_s=wall, traces=tr, info_json=json.dumps(info),
+        )

@@ -1,0 +1,134 @@
+"""``neuroemu run NET.h5 --backend emulator|brian2 ...`` and ``neuroemu chip show``."""
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import numpy as np
+
+from neuroemu.cli import main
+from neuroemu.cli.output import emit, json_option
+from neuroemu.errors import NeuroemuError
+from neuroemu.ir.model import IR
+from neuroemu.spikes import SpikeTrains
+
+
+def poisson_inputs(ir: IR, rate_hz: float, duration_ms: float, trials: int, seed: int) -> dict[str, SpikeTrains]:
+    """Independent Poisson trains for every spike-source population (seeded per population)."""
+    out = {}
+    for i, pop in enumerate(ir.network.source_populations()):
+        s = int(np.random.SeedSequence([seed, 7919, i]).generate_state(1)[0])
+        out[pop.name] = SpikeTrains.poisson(pop.size, rate_hz, duration_ms, trials, seed=s)
+    return out
+
+
+def make_backend(name: str, chip: int, mode: str | None = None, calibration: str | None = None,
+                 noise: bool = True, mismatch: bool = True):
+    """A backend from CLI options (shared by run, compare, evaluate)."""
+    from neuroemu.backends import get_backend
+
+    options: dict[str, Any] = {}
+    cal = None
+    if calibration:
+        from neuroemu.calibration import load_calibration
+
+        cal = load_calibration(calibration)
+    if name == "emulator":
+        from neuroemu.backends.emulator import Imperfections
+
+        imp = Imperfections()
+        if not noise:
+            imp = imp.replace(membrane_noise_scale=0.0, threshold_jitter_scale=0.0, spike_time_jitter_us=0.0)
+        if not mismatch:
+            imp = imp.replace(mismatch_scale=0.0, weight_mismatch_scale=0.0)
+        options = {"chip": chip, "imperfections": imp, "calibration": cal}
+        if mode is not None:
+            raise NeuroemuError("--mode applies to the brian2 backend only")
+    elif name == "brian2":
+        options = {"mode": mode or "ideal", "chip": chip, "calibration": cal}
+    return get_backend(name, **options)
+
+
+def _render(rep: dict[str, Any]) -> str:
+    from neuroemu.cli.inspect import SUMMARIES
+
+    return SUMMARIES["result"][1](rep) + (f"\nwrote {rep['output']}" if rep.get("output") else "")
+
+
+@main.command("run")
+@click.argument("network", type=click.Path(dir_okay=False))
+@click.option("--backend", "-b", default="emulator", show_default=True, help="emulator or brian2.")
+@click.option("--chip", type=click.IntRange(min=0), default=0, show_default=True, help="Chip instance (seed) of the emulated chip.")
+@click.option("--mode", type=click.Choice(["ideal", "as-deployed", "chip-replay"]), default=None,
+              help="Brian2 only: what to simulate (default ideal).")
+@click.option("--calibration", type=click.Path(dir_okay=False), default=None, help="Calibration file (CAL.h5) to apply.")
+@click.option("--duration", type=float, default=100.0, show_default=True, help="Biological ms per trial.")
+@click.option("--trials", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Run seed (noise, Poisson input).")
+@click.option("--input", "input_path", type=click.Path(dir_okay=False), default=None, help="Input spikes (neuroemu spikes HDF5).")
+@click.option("--poisson", "poisson_hz", type=float, default=None, help="Drive every spike source with Poisson spikes (Hz).")
+@click.option("--noise/--no-noise", default=True, help="Emulator: temporal noise on or off.")
+@click.option("--mismatch/--no-mismatch", default=True, help="Emulator: fixed-pattern mismatch on or off.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Result file to write (HDF5).")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Raster (and trace) plot, .png or .pdf.")
+@json_option
+def run_cmd(network, backend, chip, mode, calibration, duration, trials, seed, input_path, poisson_hz, noise,
+            mismatch, output, plot, as_json) -> None:
+    """Run the compiled network NETWORK (IR .h5) on a backend."""
+    from neuroemu.backends import load_spikes, save_result
+    from neuroemu.ir import load_ir
+
+    if input_path and poisson_hz is not None:
+        raise NeuroemuError("give either --input or --poisson, not both")
+    ir = load_ir(network)
+    inputs = None
+    if input_path:
+        inputs = load_spikes(input_path)
+    elif poisson_hz is not None:
+        if poisson_hz < 0:
+            raise NeuroemuError(f"--poisson rate must be >= 0 Hz, got {poisson_hz}")
+        inputs = poisson_inputs(ir, poisson_hz, duration, trials, seed)
+    be = make_backend(backend, chip, mode, calibration, noise, mismatch)
+    result = be.run(ir, inputs, duration=duration, trials=trials, seed=seed)
+    if output:
+        save_result(result, output)
+    if plot:
+        from neuroemu.plotting.raster import plot_raster
+
+        plot_raster(result, plot)
+    rep = result.summary()
+    rep["output"] = output
+    emit(rep, as_json, _render)
+
+
+@main.group("chip")
+def chip_group() -> None:
+    """Emulated chip instances (a chip is a hardware config and a seed)."""
+
+
+def _chip_render(rep: dict[str, Any]) -> str:
+    lines = [f"chip {rep['chip_seed']} of {rep['hardware']} (config {rep['hardware_hash']}): spread of each parameter "
+             "at the nominal code of its calibration-default target (uncalibrated)",
+             f"  {'parameter':<16} {'target':>10} {'code':>6} {'mean':>10} {'std':>10} {'rel std':>8}  unit"]
+    for name, p in rep["parameters"].items():
+        lines.append(f"  {name:<16} {p['target']:>10.4g} {p['nominal_code']:>6.0f} {p['mean']:>10.4g} {p['std']:>10.3g} "
+                     f"{100 * p['relative_std']:>7.1f}%  {p['unit']}")
+    lines.append(f"  synapse-driver row gain: std {rep['row_gain']['std']:.3f}; synapse factor: std {rep['synapse_factor']['std']:.3f}")
+    lines.append(f"  dead circuits: {len(rep['dead_circuits'])} {rep['dead_circuits'][:20]}")
+    return "\n".join(lines)
+
+
+@chip_group.command("show")
+@click.option("--hardware", "-H", default="bss2", show_default=True, help="Hardware config name or YAML path.")
+@click.option("--chip", type=click.IntRange(min=0), default=0, show_default=True, help="Chip seed.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Also save the chip (HDF5).")
+@json_option
+def chip_show(hardware: str, chip: int, output: str | None, as_json: bool) -> None:
+    """Summarise the fixed pattern drawn for chip seed CHIP."""
+    from neuroemu.backends.emulator import Chip
+    from neuroemu.hardware import load_hardware
+
+    c = Chip(load_hardware(hardware), chip)
+    if output:
+        c.save(output)
+    emit(c.summary(), as_json, _chip_render)

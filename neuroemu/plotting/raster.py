@@ -1,0 +1,60 @@
+"""Spike rasters and membrane traces of one or more results (overlaid for comparisons)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from neuroemu.backends.result import Result
+from neuroemu.plotting.figure import figure, save
+
+_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red")
+_MARKERS = ("|", "_", "x", ".")
+
+
+def plot_raster(results: Sequence[Result] | Result, path: str | Path, trial: int = 0, labels: Sequence[str] | None = None) -> None:
+    """Raster (all recorded populations stacked) and, if recorded, membrane traces of ``trial``.
+
+    Several results are overlaid in different colours (e.g. emulator vs Brian2)."""
+    results = [results] if isinstance(results, Result) else list(results)
+    labels = list(labels) if labels else [r.backend for r in results]
+    has_traces = any(r.traces is not None for r in results)
+    fig, axes = figure(2 if has_traces else 1, 1, figsize=(9, 6 if has_traces else 4), squeeze=False, sharex=True)
+    ax = axes[0, 0]
+    offsets, ticks = {}, []
+    base = 0
+    for name, ps in results[0].populations.items():
+        offsets[name] = base
+        ticks.append((base + ps.spikes.n_neurons / 2, name))
+        base += ps.spikes.n_neurons
+    for i, (r, label) in enumerate(zip(results, labels)):
+        for name, ps in r.populations.items():
+            if name not in offsets:
+                continue
+            b = ps.spikes.trial_bounds()
+            t = ps.spikes.times[b[trial]:b[trial + 1]]
+            n = ps.spikes.neuron[b[trial]:b[trial + 1]] + offsets[name]
+            ax.scatter(t, n, s=12, marker=_MARKERS[i % 4], color=_COLORS[i % 4], label=label if name == next(iter(offsets)) else None,
+                       linewidths=1)
+    for y in offsets.values():
+        ax.axhline(y - 0.5, color="0.85", lw=0.5)
+    ax.set_yticks([t for t, _ in ticks], [n for _, n in ticks])
+    ax.set_ylim(-0.5, max(base, 1) - 0.5)
+    ax.set_ylabel("neuron")
+    ax.set_title(f"spikes, trial {trial} ({results[0].hardware_name})")
+    if len(results) > 1:
+        ax.legend(loc="upper right")
+    if has_traces:
+        axv = axes[1, 0]
+        for i, (r, label) in enumerate(zip(results, labels)):
+            if r.traces is None:
+                continue
+            for j in range(len(r.traces.nodes)):
+                axv.plot(r.traces.times_ms, r.traces.v_mV[trial, j], color=_COLORS[i % 4], lw=0.8,
+                         alpha=0.9, label=f"{label}: {r.traces.population[j]}[{r.traces.index[j]}]")
+        axv.set_ylabel("membrane (mV, biological)")
+        axv.legend(fontsize=7, loc="upper right")
+    axes[-1, 0].set_xlabel("time (ms, biological)")
+    axes[-1, 0].set_xlim(0, results[0].duration_ms)
+    save(fig, path)
