@@ -118,6 +118,21 @@ def _chip_render(rep: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _chip_summary(path: str) -> dict[str, Any]:
+    from neuroemu.backends.emulator import Chip
+
+    return Chip.load(path).summary()
+
+
+def _register_inspect() -> None:
+    from neuroemu.cli.inspect import SUMMARIES
+
+    SUMMARIES["chip"] = (_chip_summary, _chip_render)
+
+
+_register_inspect()
+
+
 @chip_group.command("show")
 @click.option("--hardware", "-H", default="bss2", show_default=True, help="Hardware config name or YAML path.")
 @click.option("--chip", type=click.IntRange(min=0), default=0, show_default=True, help="Chip seed.")

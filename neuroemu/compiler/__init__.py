@@ -20,13 +20,23 @@ from neuroemu.network.model import Network
 __all__ = ["compile_network", "validate", "place", "quantize", "translate", "resource_report"]
 
 
-def compile_network(net: Network, hardware: HardwareConfig | str, *, source: str = "") -> IR:
-    """Compile ``net`` for ``hardware`` (a config or its name/path). Raises NeuroemuError subclasses."""
+def compile_network(net: Network, hardware: HardwareConfig | str, *, source: str = "", calibration=None) -> IR:
+    """Compile ``net`` for ``hardware`` (a config or its name/path). Raises NeuroemuError subclasses.
+
+    With a ``calibration`` (:class:`neuroemu.calibration.Calibration`) the weight scales are the
+    calibrated synaptic input gains, the targets must be the calibrated ones, and the IR embeds the
+    per-circuit codes (it then runs only on that chip instance)."""
     hw = load_hardware(hardware) if isinstance(hardware, str) else hardware
     logical = validate(net)
     placement = place(logical, hw)
-    weights = quantize(logical, placement, hw)
+    fixed_scales = None
+    if calibration is not None:
+        calibration.check_hardware(hw)
+        fixed_scales = calibration.weight_scales(logical, placement, hw)
+    weights = quantize(logical, placement, hw, fixed_scales)
     targets = translate(logical, placement, weights, hw)
+    if calibration is not None:
+        calibration.check_targets(logical, targets, hw)
     provenance = Provenance(
         hardware_name=hw.name,
         hardware_hash=hw.content_hash,
@@ -34,5 +44,7 @@ def compile_network(net: Network, hardware: HardwareConfig | str, *, source: str
         neuroemu_version=neuroemu.__version__,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         description_source=source,
+        calibration_id=None if calibration is None else calibration.id,
     )
-    return IR(network=logical, placement=placement, weights=weights, targets=targets, provenance=provenance)
+    return IR(network=logical, placement=placement, weights=weights, targets=targets, provenance=provenance,
+              calibration=None if calibration is None else calibration.to_ir())

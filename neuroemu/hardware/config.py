@@ -112,8 +112,10 @@ class Timing:
 
 
 @dataclass(frozen=True)
-class Cadc:
-    """Column ADC: reads all membranes in parallel; code = (V - V_at_code_0) / V_per_lsb."""
+class Adc:
+    """An ADC of the membrane: code = (V - V_at_code_0) / V_per_lsb, clipped to 0 .. 2**bits - 1.
+
+    CADC: 8-bit, all neurons in parallel. MADC: 10-bit, one neuron at a time, fast sampling."""
 
     bits: int
     V_at_code_0: float
@@ -131,7 +133,8 @@ class VoltageMap:
     bio_reference_mV: float
     chip_reference_V: float
     chip_V_per_bio_mV: float
-    cadc: Cadc
+    cadc: Adc
+    madc: Adc
 
     def __post_init__(self) -> None:
         _require(self.chip_V_per_bio_mV > 0, "chip_V_per_bio_mV must be positive")
@@ -310,6 +313,11 @@ class HardwareConfig:
         """Chip potential (V) -> CADC reading (float, before rounding/clipping)."""
         c = self.voltage.cadc
         return (np.asarray(v_V, float) - c.V_at_code_0) / c.V_per_lsb
+
+    def adc_read(self, v_V: np.ndarray | float, adc: Adc) -> np.ndarray:
+        """What ``adc`` (``voltage.cadc`` or ``voltage.madc``) reads for chip potential ``v_V``: integer codes."""
+        code = np.floor((np.asarray(v_V, float) - adc.V_at_code_0) / adc.V_per_lsb + 0.5)
+        return np.clip(code, 0, 2**adc.bits - 1)
 
     def cadc_voltage_V(self, code: np.ndarray | float) -> np.ndarray:
         """CADC code -> chip potential (V)."""

@@ -215,12 +215,36 @@ class Provenance:
 
 
 @dataclass
+class IRCalibration:
+    """Per-circuit DAC codes of one calibrated chip instance, embedded by ``compile --calibration``."""
+
+    id: str
+    chip_seed: int
+    hardware_hash: str
+    parameters: list[str]
+    codes: np.ndarray  # float64 (parameters, circuits)
+
+    def codes_for(self, chip) -> dict[str, np.ndarray]:
+        """Codes per parameter for ``chip``; refuses another chip instance or config."""
+        from neuroemu.errors import BackendError
+
+        if chip.hardware.content_hash != self.hardware_hash or chip.seed != self.chip_seed:
+            raise BackendError(
+                f"the calibration {self.id} is for chip {self.chip_seed} of config {self.hardware_hash[:12]}; "
+                f"this run uses chip {chip.seed} of config {chip.hardware.short_hash}: calibrate that chip or run on "
+                f"chip {self.chip_seed}"
+            )
+        return {name: self.codes[i] for i, name in enumerate(self.parameters)}
+
+
+@dataclass
 class IR:
     network: LogicalNetwork
     placement: Placement
     weights: WeightQuantization
     targets: ChipTargets
     provenance: Provenance
+    calibration: IRCalibration | None = None
 
     def hardware(self):
         """The hardware config this IR was compiled for (parsed once per distinct content)."""
