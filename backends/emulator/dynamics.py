@@ -177,6 +177,16 @@ def _synapse_index(node, k, ptr, tgt, dense_first) -> int:
 
 
 @nb.njit(cache=True)
+def _last_event(k, t0, ev_time, ev_node, e_lo, e_hi, ptr, tgt, dense_first) -> float:
+    """Time of the last input event onto neuron k inside this step (t0 if none)."""
+    t_last = t0
+    for q in range(e_lo, e_hi):
+        if ev_time[q] > t_last and _synapse_index(ev_node[q], k, ptr, tgt, dense_first) >= 0:
+            t_last = ev_time[q]
+    return t_last
+
+
+@nb.njit(cache=True)
 def _exact_crossing(k, t0, t1, thr, v0, a0, b0, inv_tm, inv_te, inv_ti, ev_time, ev_node, e_lo, e_hi,
                     prev_idx, prev_t, nprev, lif_node, ptr, tgt, rec, w, dense_first, buf_t, buf_w, buf_r) -> float:
     """Exact first threshold crossing of neuron k in [t0, t1), replaying this step's events one by one.
@@ -252,6 +262,7 @@ def _run_trial(
     iprev_e = np.zeros(n)
     iprev_i = np.zeros(n)
     d0 = np.zeros(n)
+    nz = np.zeros(n)  # this step's membrane-noise increment (to recover the noiseless end state)
     had = np.zeros(n, np.uint8)
     a0 = np.zeros(n)  # event moments of the step: exc sum w, sum w u, sum w u^2; then inh
     a1 = np.zeros(n)
@@ -337,7 +348,8 @@ def _run_trial(
         if noisy:
             key_s = mix32(key_mem ^ mix32(s * 0x27D4EB2F + 0x165667B1))
             for k in range(n):
-                v[k] += noise_step[k] * approx_normal(key_s, k)
+                nz[k] = noise_step[k] * approx_normal(key_s, k)
+                v[k] += nz[k]
         hits = 0
         for k in range(n):  # clamp refractory neurons; flag crossings and refractory ends
             clamp = refr[k] >= t1
@@ -363,10 +375,22 @@ def _run_trial(
             h = t1 - t_a
             dv_b = -v[k] * inv_tm[k] + ie[k] + ii[k]
             tc = -1.0
-            if t_a == t0 and lo <= k < hi and had[k]:
-                tc = _exact_crossing(k, t0, t1, thr[k], vprev[k], iprev_e[k], iprev_i[k], inv_tm[k], inv_te[k],
-                                     inv_ti[k], ev_time, ev_node, e_step, e, prev_idx, prev_t, nprev, lif_node,
-                                     ptr, tgt, rec, w, dense_first, buf_t, buf_w, buf_r)
+            v_clean = v[k] - nz[k] if noisy else v[k]
+            if t_a == t0 and lo <= k < hi and had[k] and v_clean >= thr[k]:
+                # events arrived in this step: the trajectory is piecewise. Usually the crossing
+                # follows the neuron's last event: step back from the exact end state to it.
+                t_last = _last_event(k, t0, ev_time, ev_node, e_step, e, ptr, tgt, dense_first)
+                hb = t1 - t_last
+                vl, _ = _v_dv(-hb, v_clean, ie[k], ii[k], inv_tm[k], inv_te[k], inv_ti[k])
+                if vl < thr[k]:
+                    al = ie[k] * math.exp(hb * inv_te[k])
+                    bl = ii[k] * math.exp(hb * inv_ti[k])
+                    dvc = -v_clean * inv_tm[k] + ie[k] + ii[k]
+                    tc = t_last + _segment_root(vl, al, bl, thr[k], hb, v_clean, dvc, inv_tm[k], inv_te[k], inv_ti[k])
+                else:  # crossed before its last event: replay the step event by event
+                    tc = _exact_crossing(k, t0, t1, thr[k], vprev[k], iprev_e[k], iprev_i[k], inv_tm[k], inv_te[k],
+                                         inv_ti[k], ev_time, ev_node, e_step, e, prev_idx, prev_t, nprev, lif_node,
+                                         ptr, tgt, rec, w, dense_first, buf_t, buf_w, buf_r)
             if tc < 0.0:
                 if v_a >= thr[k]:
                     tc = t_a
@@ -376,10 +400,10 @@ def _run_trial(
                 tc = max(tc + jitter_us * normal(key_jit, count), 0.0)
             if count < cap:
                 # keep the trial's spikes sorted by (time, neuron): crossings of one step are
-                # found in neuron order, so insert this one among the step's earlier ones
+                # found in neuron order (and a clock tick can span two steps), so insert
                 tq = math.floor(tc / t_res) * t_res if t_res > 0.0 else tc
                 j = count
-                while j > count - npend and j > 0 and (out_time[j - 1] > tq or (out_time[j - 1] == tq and out_neuron[j - 1] > k)):
+                while j > 0 and (out_time[j - 1] > tq or (out_time[j - 1] == tq and out_neuron[j - 1] > k)):
                     out_time[j] = out_time[j - 1]
                     out_neuron[j] = out_neuron[j - 1]
                     j -= 1
