@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import time
+
+import numba
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -62,6 +64,7 @@ class _Plan:
     w_exc: np.ndarray
     w_inh: np.ndarray
     dt: float
+    recurrent: bool  # some LIF neuron feeds another: a trial cannot be split by neurons
 
 
 class EmulatorBackend(Backend):
@@ -132,6 +135,7 @@ class EmulatorBackend(Backend):
             ir=ir, chip=chip, hw=hw, eff=eff, imp=self.imperfections.effective(hw), ptr=ptr, tgt=tgt, rec=rec, w=w,
             dense_first=_dense_rows(ptr, tgt), w_exc=np.where(rec == 0, w, 0.0), w_inh=np.where(rec == 1, w, 0.0),
             dt=self.dt_us or min(hw.timing.dt_us, float(taus.min()) * _DT_PER_TAU),
+            recurrent=bool(np.any(net.lif_index()[syn.pre] >= 0)),
         )
         self._cache = (key, plan)
         return plan
@@ -179,21 +183,37 @@ class EmulatorBackend(Backend):
                        float(imp["spike_time_jitter_us"]), float(t_res), plan.ptr, plan.tgt, plan.rec, plan.w,
                        plan.dense_first, plan.w_exc, plan.w_inh, net.lif_nodes.astype(np.int64))
         args_after = (ev_time, ev_node, n_steps, float(dt), rec_idx, rec_every)
+        # few trials and no LIF -> LIF synapses: split each trial into neuron ranges across threads
+        chunks = 1
+        threads = numba.get_num_threads()
+        if trials < threads and not plan.recurrent:
+            chunks = max(1, min(threads // trials, net.n_lif // 32))
+        bounds = np.linspace(0, net.n_lif, chunks + 1).astype(np.int64)
         todo = np.arange(trials, dtype=np.int64)
         spikes_t: list[np.ndarray] = [np.zeros(0)] * trials
         spikes_n: list[np.ndarray] = [np.zeros(0, np.int32)] * trials
         while len(todo):
-            out_time = np.zeros((len(todo), cap))
-            out_neuron = np.zeros((len(todo), cap), np.int32)
-            out_count = np.zeros(len(todo), np.int64)
-            tr = traces if len(todo) == trials else np.zeros((len(todo),) + traces.shape[1:])
-            simulate(*args_before, todo, ev_ptr[todo], ev_ptr[todo + 1], *args_after, out_time, out_neuron, out_count, tr)
-            ok = out_count <= cap
+            job_trial = np.repeat(todo, chunks)
+            job_lo = np.tile(bounds[:-1], len(todo))
+            job_hi = np.tile(bounds[1:], len(todo))
+            n_jobs = len(job_trial)
+            out_time = np.zeros((n_jobs, cap))
+            out_neuron = np.zeros((n_jobs, cap), np.int32)
+            out_count = np.zeros(n_jobs, np.int64)
+            tr = np.zeros((n_jobs,) + traces.shape[1:])
+            simulate(*args_before, job_trial, job_lo, job_hi, ev_ptr[job_trial], ev_ptr[job_trial + 1], *args_after,
+                     out_time, out_neuron, out_count, tr)
+            ok_job = (out_count <= cap).reshape(len(todo), chunks)
+            ok = ok_job.all(axis=1)
             for i in np.flatnonzero(ok):
-                spikes_t[todo[i]] = out_time[i, :out_count[i]]
-                spikes_n[todo[i]] = out_neuron[i, :out_count[i]]
-            if len(todo) < trials:
-                traces[todo[ok]] = tr[ok]
+                jobs = range(i * chunks, (i + 1) * chunks)
+                t_ = np.concatenate([out_time[j, :out_count[j]] for j in jobs])
+                n_ = np.concatenate([out_neuron[j, :out_count[j]] for j in jobs])
+                if chunks > 1:
+                    order = np.lexsort((n_, t_))
+                    t_, n_ = t_[order], n_[order]
+                spikes_t[todo[i]], spikes_n[todo[i]] = t_, n_
+                traces[todo[i]] = tr[i * chunks:(i + 1) * chunks].sum(axis=0)  # disjoint neuron rows
             todo = todo[~ok]
             cap = int(out_count.max(initial=0)) + 16
         wall = time.perf_counter() - start

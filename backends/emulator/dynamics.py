@@ -71,9 +71,10 @@ def _hermite_root(f0: float, f1: float, d0h: float, d1h: float) -> float:
 
 
 @nb.njit(inline="always", cache=True)
-def _deliver(node, u, ptr, tgt, rec, w, dense_first, w_exc, w_inh, ae0, ae1, ae2, ai0, ai1, ai2, lo, hi):
-    """Add the event moments (sum w, sum w u, sum w u^2) of one presynaptic event to its targets;
-    returns the range [lo, hi) of neurons touched so far this step.
+def _deliver(node, u, ptr, tgt, rec, w, dense_first, w_exc, w_inh, ae0, ae1, ae2, ai0, ai1, ai2, lo, hi, k_lo):
+    """Add the event moments (sum w, sum w u, sum w u^2) of one presynaptic event to its targets
+    among the neurons [k_lo, k_lo + len(ae0)) this job simulates (accumulators are indexed
+    locally); returns the local range [lo, hi) touched so far this step.
 
     Rows whose targets are one contiguous range (dense layers) use split exc/inh weights and a
     branch-free loop the compiler vectorizes; other rows scatter."""
@@ -81,16 +82,23 @@ def _deliver(node, u, ptr, tgt, rec, w, dense_first, w_exc, w_inh, ae0, ae1, ae2
     k0 = dense_first[node]
     j0 = ptr[node]
     m = ptr[node + 1] - j0
+    n = ae0.shape[0]
     if k0 >= 0:  # one loop per accumulator: two pointers each, so LLVM vectorizes them
+        ks = max(k0, k_lo)
+        ke = min(k0 + m, k_lo + n)
+        if ks >= ke:
+            return lo, hi
         for acc, src, f in ((ae0, w_exc, 1.0), (ae1, w_exc, u), (ae2, w_exc, uu),
                             (ai0, w_inh, 1.0), (ai1, w_inh, u), (ai2, w_inh, uu)):
-            a = acc[k0:k0 + m]
-            b = src[j0:j0 + m]
-            for q in range(m):
+            a = acc[ks - k_lo:ke - k_lo]
+            b = src[j0 + ks - k0:j0 + ke - k0]
+            for q in range(ke - ks):
                 a[q] += b[q] * f
-        return min(lo, k0), max(hi, k0 + m)
+        return min(lo, ks - k_lo), max(hi, ke - k_lo)
     for j in range(j0, j0 + m):
-        k = tgt[j]
+        k = tgt[j] - k_lo
+        if k < 0 or k >= n:
+            continue
         wj = w[j]
         if rec[j] == 0:
             ae0[k] += wj
@@ -250,10 +258,12 @@ def _exact_crossing(k, t0, t1, thr, v0, a0, b0, inv_tm, inv_te, inv_ti, ev_time,
 
 @nb.njit(cache=True, error_model="numpy")
 def _run_trial(
-    trial, seed, v_leak, v_reset_rel, thr_rel, tau_ref, dead, inv_tm, inv_te, inv_ti, pmm, pe, pi, p_e, p_i,
+    trial, k_lo, n_total, seed, v_leak, v_reset_rel, thr_rel, tau_ref, dead, inv_tm, inv_te, inv_ti, pmm, pe, pi, p_e, p_i,
     c2e, c2i, ke2, ki2, noise_step, sigma_thr, jitter_us, t_res, ptr, tgt, rec, w, dense_first, w_exc, w_inh, lif_node,
     ev_time, ev_node, e_start, e_end, n_steps, dt, rec_idx, rec_every, out_time, out_neuron, traces, max_in,
 ) -> int:
+    # neuron arrays are this job's slice [k_lo, k_lo + n) of all LIF neurons; k is local here,
+    # k + k_lo global (synapse targets, random draws and recorded neurons are global)
     n = v_leak.shape[0]
     v = np.zeros(n)
     ie = np.zeros(n)
@@ -293,7 +303,7 @@ def _run_trial(
     if sigma_thr > 0.0:
         key_thr = stream_key(seed, trial, _STREAM_THRESHOLD)
         for k in range(n):
-            thr[k] += sigma_thr * normal(key_thr, k)
+            thr[k] += sigma_thr * normal(key_thr, k + k_lo)
     noisy = False
     for k in range(n):
         if noise_step[k] > 0.0:
@@ -306,16 +316,18 @@ def _run_trial(
         if n_rec > 0 and s % rec_every == 0:
             sample = s // rec_every
             for r in range(n_rec):
-                traces[r, sample] = v[rec_idx[r]] + v_leak[rec_idx[r]]
+                kr = rec_idx[r] - k_lo
+                if 0 <= kr < n:
+                    traces[r, sample] = v[kr] + v_leak[kr]
         lo, hi = n, 0  # neurons touched by this step's events
         e_step = e
         while e < e_end and ev_time[e] < t1:
             lo, hi = _deliver(ev_node[e], t1 - ev_time[e], ptr, tgt, rec, w, dense_first, w_exc, w_inh,
-                              a0, a1, a2, b0, b1, b2, lo, hi)
+                              a0, a1, a2, b0, b1, b2, lo, hi, k_lo)
             e += 1
         for p in range(npend):
             lo, hi = _deliver(lif_node[pend_idx[p]], max(t1 - pend_t[p], 0.0), ptr, tgt, rec, w, dense_first,
-                              w_exc, w_inh, a0, a1, a2, b0, b1, b2, lo, hi)
+                              w_exc, w_inh, a0, a1, a2, b0, b1, b2, lo, hi, k_lo)
         # the spikes just delivered stay available to replay this step exactly
         pend_idx, prev_idx = prev_idx, pend_idx
         pend_t, prev_t = prev_t, pend_t
@@ -348,7 +360,7 @@ def _run_trial(
         if noisy:
             key_s = mix32(key_mem ^ mix32(s * 0x27D4EB2F + 0x165667B1))
             for k in range(n):
-                nz[k] = noise_step[k] * approx_normal(key_s, k)
+                nz[k] = noise_step[k] * approx_normal(key_s, k + k_lo)
                 v[k] += nz[k]
         hits = 0
         for k in range(n):  # clamp refractory neurons; flag crossings and refractory ends
@@ -379,7 +391,7 @@ def _run_trial(
             if t_a == t0 and lo <= k < hi and had[k] and v_clean >= thr[k]:
                 # events arrived in this step: the trajectory is piecewise. Usually the crossing
                 # follows the neuron's last event: step back from the exact end state to it.
-                t_last = _last_event(k, t0, ev_time, ev_node, e_step, e, ptr, tgt, dense_first)
+                t_last = _last_event(k + k_lo, t0, ev_time, ev_node, e_step, e, ptr, tgt, dense_first)
                 hb = t1 - t_last
                 vl, _ = _v_dv(-hb, v_clean, ie[k], ii[k], inv_tm[k], inv_te[k], inv_ti[k])
                 if vl < thr[k]:
@@ -388,7 +400,7 @@ def _run_trial(
                     dvc = -v_clean * inv_tm[k] + ie[k] + ii[k]
                     tc = t_last + _segment_root(vl, al, bl, thr[k], hb, v_clean, dvc, inv_tm[k], inv_te[k], inv_ti[k])
                 else:  # crossed before its last event: replay the step event by event
-                    tc = _exact_crossing(k, t0, t1, thr[k], vprev[k], iprev_e[k], iprev_i[k], inv_tm[k], inv_te[k],
+                    tc = _exact_crossing(k + k_lo, t0, t1, thr[k], vprev[k], iprev_e[k], iprev_i[k], inv_tm[k], inv_te[k],
                                          inv_ti[k], ev_time, ev_node, e_step, e, prev_idx, prev_t, nprev, lif_node,
                                          ptr, tgt, rec, w, dense_first, buf_t, buf_w, buf_r)
             if tc < 0.0:
@@ -397,20 +409,20 @@ def _run_trial(
                 else:
                     tc = t_a + h * _hermite_root(v_a - thr[k], v[k] - thr[k], dv_a * h, dv_b * h)
             if jitter_us > 0.0:
-                tc = max(tc + jitter_us * normal(key_jit, count), 0.0)
+                tc = max(tc + jitter_us * normal(key_jit, s * n_total + k + k_lo), 0.0)  # keyed by (step, neuron)
             if count < cap:
                 # keep the trial's spikes sorted by (time, neuron): crossings of one step are
                 # found in neuron order (and a clock tick can span two steps), so insert
                 tq = math.floor(tc / t_res) * t_res if t_res > 0.0 else tc
                 j = count
-                while j > 0 and (out_time[j - 1] > tq or (out_time[j - 1] == tq and out_neuron[j - 1] > k)):
+                while j > 0 and (out_time[j - 1] > tq or (out_time[j - 1] == tq and out_neuron[j - 1] > k + k_lo)):
                     out_time[j] = out_time[j - 1]
                     out_neuron[j] = out_neuron[j - 1]
                     j -= 1
                 out_time[j] = tq
-                out_neuron[j] = k
+                out_neuron[j] = k + k_lo
             count += 1
-            pend_idx[npend] = k
+            pend_idx[npend] = k + k_lo  # global: delivered (and replayed) by node id
             pend_t[npend] = tc
             npend += 1
             refr[k] = tc + tau_ref[k]
@@ -424,11 +436,13 @@ def _run_trial(
 @nb.njit(parallel=True, cache=True, error_model="numpy")
 def simulate(
     seed, v_leak, v_reset, v_thresh, tau_mem, tau_syn_exc, tau_syn_inh, tau_ref, dead, sigma_mem, sigma_thr,
-    jitter_us, t_res, ptr, tgt, rec, w, dense_first, w_exc, w_inh, lif_node, trial_ids, ev_start, ev_end, ev_time,
-    ev_node, n_steps, dt, rec_idx, rec_every, out_time, out_neuron, out_count, traces,
+    jitter_us, t_res, ptr, tgt, rec, w, dense_first, w_exc, w_inh, lif_node, trial_ids, job_lo, job_hi, ev_start,
+    ev_end, ev_time, ev_node, n_steps, dt, rec_idx, rec_every, out_time, out_neuron, out_count, traces,
 ):
-    """Run the trials ``trial_ids`` (their input events are ``ev_start[i]:ev_end[i]``, sorted by
-    time; the trial id seeds the trial's noise, so any subset reruns bit-identically).
+    """Run jobs in parallel: job i is trial ``trial_ids[i]`` for neurons [job_lo[i], job_hi[i])
+    (a trial may be split into neuron ranges when no LIF neuron feeds another), with input events
+    ``ev_start[i]:ev_end[i]`` sorted by time. Random draws are keyed by trial, neuron and step,
+    so any split or subset reruns bit-identically.
 
     Neuron arrays are per LIF index in chip units; ``ptr/tgt/rec/w`` is the synapse table in
     CSR form by presynaptic global node; writes spikes (times in µs, LIF indices) into
@@ -458,9 +472,11 @@ def simulate(
         fan_in[tgt[j]] += 1
     max_in = max(1, fan_in.max())
     for t in nb.prange(trial_ids.shape[0]):
+        a, b = job_lo[t], job_hi[t]
         out_count[t] = _run_trial(
-            trial_ids[t], seed, v_leak, v_reset_rel, thr_rel, tau_ref, dead, inv_tm, inv_te, inv_ti, pmm, pe, pi, p_e, p_i,
-            c2e, c2i, ke2, ki2, noise_step, sigma_thr, jitter_us, t_res, ptr, tgt, rec, w, dense_first, w_exc, w_inh, lif_node,
+            trial_ids[t], a, n, seed, v_leak[a:b], v_reset_rel[a:b], thr_rel[a:b], tau_ref[a:b], dead[a:b], inv_tm[a:b],
+            inv_te[a:b], inv_ti[a:b], pmm[a:b], pe[a:b], pi[a:b], p_e[a:b], p_i[a:b], c2e[a:b], c2i[a:b], ke2[a:b],
+            ki2[a:b], noise_step[a:b], sigma_thr, jitter_us, t_res, ptr, tgt, rec, w, dense_first, w_exc, w_inh, lif_node,
             ev_time, ev_node,
             ev_start[t], ev_end[t], n_steps, dt, rec_idx, rec_every, out_time[t], out_neuron[t], traces[t], max_in,
         )
