@@ -227,3 +227,28 @@ def test_result_roundtrip_and_speed_fields(tmp_path):
     assert back.info == res.info
     assert res.chip_time_us == pytest.approx(3 * 50.0)
     assert res.bio_seconds_per_wall_second > 0
+
+
+def test_single_trial_split_by_neurons_is_identical():
+    """One trial of a single-layer network runs as neuron ranges on several threads: same spikes and traces."""
+    import numba
+
+    net = Network()
+    net.add_spike_source("in", 20)
+    net.add_lif("n", 80, **{**TTFS_PARAMS, "tau_refrac": 2.0})
+    net.connect("in", "n", weight=np.random.default_rng(2).uniform(0, 0.6, (20, 80)), receptor="exc")
+    net.record.v = {"n": [0, 41, 79]}
+    ir = compile_network(net, "bss2")
+    inp = {"in": SpikeTrains.poisson(20, 80.0, 200.0, 1, seed=3)}
+    be = EmulatorBackend(chip=1, imperfections=Imperfections(spike_time_jitter_us=0.05))
+    n = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = be.run(ir, inp, duration=200.0, seed=4)
+        numba.set_num_threads(max(2, n))
+        split = be.run(ir, inp, duration=200.0, seed=4)
+    finally:
+        numba.set_num_threads(n)
+    assert len(one.spikes("n")) > 50
+    assert _same(_spikes(one), _spikes(split))
+    np.testing.assert_array_equal(one.traces.v_chip_V, split.traces.v_chip_V)
