@@ -131,6 +131,11 @@ def _test_data(path: str, digest: str, samples: int):
     return dataclasses.replace(data, x=data.x[:n], y=data.y[:n])
 
 
+@lru_cache(maxsize=8)
+def _hardware(name: str):
+    return load_hardware(name)
+
+
 _CALIBRATIONS: dict[tuple[str, str, int, str], Any] = {}
 
 
@@ -172,7 +177,7 @@ def run_point(point: dict[str, Any], chip: int, settings: dict[str, Any], seed: 
     model = _model(settings["model"], settings["model_digest"])
     data = _test_data(settings["model"], settings["model_digest"], int(settings["samples"]))
     knobs = {k: float(v) for k, v in point.items() if k not in STUDY_SWITCHES}
-    setting = apply_knobs(load_hardware(settings["hardware"]), settings["base"], knobs)
+    setting = apply_knobs(_hardware(settings["hardware"]), settings["base"], knobs)
     recal = bool(point.get("recalibrate", settings.get("recalibrate", False)))
     cal = None
     if recal:

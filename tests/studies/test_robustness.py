@@ -102,3 +102,5 @@ def test_killed_study_resumes_to_the_uninterrupted_table_any_worker_count(yy_mod
     assert table == ref_table  # same numbers, bit for bit, 1 worker + kill + resume vs 2 workers
     assert not journal.exists()
     np.testing.assert_equal(len(table), 6)
+    shown = CliRunner().invoke(main, ["inspect", str(store)])
+    assert shown.exit_code == 0 and "6 point(s) x 2 chip(s), 12/12 tasks done" in shown.output
