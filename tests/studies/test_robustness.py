@@ -104,3 +104,13 @@ def test_killed_study_resumes_to_the_uninterrupted_table_any_worker_count(yy_mod
     np.testing.assert_equal(len(table), 6)
     shown = CliRunner().invoke(main, ["inspect", str(store)])
     assert shown.exit_code == 0 and "6 point(s) x 2 chip(s), 12/12 tasks done" in shown.output
+
+
+def test_brian2_replays_the_same_study_point(yy_model):
+    """A mismatch point on Brian2 (chip-replay of the same emulated chip) ≈ the emulator's accuracy."""
+    path, _ = yy_model
+    acc = {}
+    for backend in ("emulator", "brian2"):
+        spec = _spec(path, [("mismatch", [1.0])], samples=200, backend=backend)
+        acc[backend] = run_point(spec.grid[0], 2, spec.settings, spec.seed)["accuracy"]
+    assert acc["brian2"] == pytest.approx(acc["emulator"], abs=0.03)
