@@ -144,8 +144,10 @@ def kernel_p(h: float | np.ndarray, tau_m: np.ndarray, tau_s: np.ndarray) -> np.
     x = h * d
     em = np.exp(-h / np.asarray(tau_m, float))
     small = np.abs(x) < 1e-6
-    with np.errstate(invalid="ignore", divide="ignore"):
-        full = em * (-np.expm1(-x)) / np.where(small, 1.0, d)
+    # em (1 - e^-x) = e^(-h/tau_s) (e^x - 1): take the form whose exponential cannot overflow
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        num = np.where(x >= 0, em * (-np.expm1(-x)), np.exp(-h / np.asarray(tau_s, float)) * np.expm1(x))
+        full = num / np.where(small, 1.0, d)
     return np.where(small, h * em * (1.0 - 0.5 * x), full)
 
 
