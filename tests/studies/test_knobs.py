@@ -117,3 +117,15 @@ def test_brian2_refuses_knobs_it_cannot_express():
         check_backend("brian2", ["mismatch", "spike_jitter"])
     check_backend("brian2", ["mismatch", "membrane_noise", "dead_fraction"])
     check_backend("emulator", list(KNOBS))
+
+
+def test_weight_bits_coarsen_steps_at_the_same_strength():
+    """Fewer bits: codes up to 2^bits - 1, and the largest weight stays what the network needs."""
+    largest = {}
+    for bits in (2, 4, 6):
+        s = apply_knobs(load_hardware("bss2"), "ideal", {"weight_bits": bits})
+        ir = compile_network(feedforward(8, 40, 5, seed=1), s.hardware)
+        codes = np.abs(ir.weights.code)
+        assert codes.max() == 2**bits - 1 and np.all(codes == np.rint(codes))
+        largest[bits] = np.abs(effective_network(ir, Chip(s.hardware, 3), s.imperfections).weight).max()
+    assert largest[2] == pytest.approx(largest[6], rel=1e-9)
