@@ -1,6 +1,7 @@
 """Shared fixtures: small networks and configs used across the suite."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -57,3 +58,27 @@ def yy_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "yy.h5"
     save_model(model, path)
     return path, model
+
+
+@pytest.fixture(scope="session", autouse=True)
+def calibration_cache(tmp_path_factory):
+    """Every calibration of the suite caches into a fresh temporary directory (also inherited by
+    the Dask workers of sweep tests); the user's cache is never touched."""
+    from neuroemu.calibration.cache import CACHE_ENV
+
+    path = tmp_path_factory.mktemp("calibration-cache")
+    old = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = old
+
+
+@pytest.fixture(scope="session")
+def small_cals(calibration_cache):
+    """Default-target calibrations of chips 0 and 1 of ``small`` (membrane noise on), cached."""
+    from neuroemu.calibration import calibrate
+
+    return {seed: calibrate("small", seed) for seed in (0, 1)}
