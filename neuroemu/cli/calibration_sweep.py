@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from neuroemu.cli import main
+from neuroemu.cli.options import parse_vary
 from neuroemu.cli.output import emit, json_option
 from neuroemu.errors import NeuroemuError
 
@@ -39,21 +40,6 @@ def parse_chips(text: str) -> list[int]:
     if len(set(chips)) != len(chips):
         raise NeuroemuError(f"--chips {text!r}: a chip seed repeats")
     return chips
-
-
-def parse_vary(values: tuple[str, ...]) -> list[tuple[str, list[float]]]:
-    """``("tau_mem=5,10,20", ...)`` -> ``[("tau_mem", [5.0, 10.0, 20.0]), ...]``."""
-    axes = []
-    for text in values:
-        name, sep, rest = text.partition("=")
-        if not sep or not name.strip() or not rest.strip():
-            raise NeuroemuError(f"--vary {text!r}: expected PARAMETER=V1,V2,... (e.g. tau_mem=5,10,20)")
-        try:
-            vals = [float(v) for v in rest.split(",") if v.strip()]
-        except ValueError:
-            raise NeuroemuError(f"--vary {text!r}: values must be numbers separated by commas") from None
-        axes.append((name.strip(), vals))
-    return axes
 
 
 def _cell(v: Any, bound: Any = 0.0) -> str:

@@ -6,24 +6,10 @@ from typing import Any
 import click
 
 from neuroemu.cli import main
+from neuroemu.cli.options import parse_vary
 from neuroemu.cli.output import emit, json_option
 from neuroemu.errors import NeuroemuError
 from neuroemu.studies.knobs import KNOBS
-
-
-def parse_vary(values: tuple[str, ...]) -> list[tuple[str, list[float]]]:
-    """``("mismatch=0,0.5,1", ...)`` -> ``[("mismatch", [0.0, 0.5, 1.0]), ...]``."""
-    axes = []
-    for text in values:
-        name, sep, rest = text.partition("=")
-        if not sep or not name.strip() or not rest.strip():
-            raise NeuroemuError(f"--vary {text!r}: expected KNOB=V1,V2,... (e.g. mismatch=0,0.5,1)")
-        try:
-            vals = [float(v) for v in rest.split(",") if v.strip()]
-        except ValueError:
-            raise NeuroemuError(f"--vary {text!r}: values must be numbers separated by commas") from None
-        axes.append((name.strip(), vals))
-    return axes
 
 
 def _knob_help() -> str:
@@ -84,7 +70,7 @@ def robustness_cmd(model, backend, vary, chips, first_chip, base, hardware, reca
     from neuroemu.studies.robustness import build_spec, software_accuracy
     from neuroemu.sweeps import aggregate, run_sweep
 
-    axes = parse_vary(vary)
+    axes = parse_vary(vary, example="mismatch=0,0.5,1")
     soft = software_accuracy(model, samples)
     spec = build_spec(model, axes, list(range(first_chip, first_chip + chips)), backend=backend, base=base,
                       hardware=hardware, recalibrate=recalibrate, retrain_epochs=retrain_epochs if retrain else 0,

@@ -14,9 +14,7 @@ import numpy as np
 from neuroemu.backends.result import Result
 from neuroemu.errors import NeuroemuError
 from neuroemu.plotting.figure import figure, save
-
-_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red")
-_MARKERS = ("|", "_", "x", ".")
+from neuroemu.plotting.raster import COLORS, draw_rasters
 
 
 def plot_comparison(results: Sequence[Result], path: str | Path, labels: Sequence[str] | None = None, trial: int = 0,
@@ -34,25 +32,9 @@ def plot_comparison(results: Sequence[Result], path: str | Path, labels: Sequenc
     fig, axes = figure(rows, 1, figsize=(9, 3 + 2.5 * rows), squeeze=False, sharex=True)
 
     ax = axes[0, 0]
-    offsets, base = {}, 0
-    for name, ps in results[0].populations.items():
-        offsets[name] = base
-        base += ps.spikes.n_neurons
-    for i, (r, label) in enumerate(zip(results, labels)):
-        first = True
-        for name, ps in r.populations.items():
-            if name not in offsets:
-                continue
-            b = ps.spikes.trial_bounds()
-            t = ps.spikes.times[b[trial]:b[trial + 1]]
-            n = ps.spikes.neuron[b[trial]:b[trial + 1]] + offsets[name]
-            ax.scatter(t, n, s=14, marker=_MARKERS[i % 4], color=_COLORS[i % 4], linewidths=1,
-                       label=label if first else None)
-            first = False
+    offsets = draw_rasters(ax, results, labels, trial)
     for name, y in offsets.items():
-        ax.axhline(y - 0.5, color="0.85", lw=0.5)
         ax.text(0.0, y, f" {name}", fontsize=7, va="bottom", color="0.4")
-    ax.set_ylim(-0.5, max(base, 1) - 0.5)
     ax.set_ylabel("neuron")
     ax.legend(loc="upper right", fontsize=8)
     title = f"trial {trial}: " + " vs ".join(labels)
@@ -69,7 +51,7 @@ def plot_comparison(results: Sequence[Result], path: str | Path, labels: Sequenc
             if r.traces is None:
                 continue
             for j in range(len(r.traces.nodes)):
-                axv.plot(r.traces.times_ms, r.traces.v_mV[trial, j], color=_COLORS[i % 4], lw=0.8, alpha=0.85,
+                axv.plot(r.traces.times_ms, r.traces.v_mV[trial, j], color=COLORS[i % 4], lw=0.8, alpha=0.85,
                          ls="-" if i == 0 else "--", label=f"{label}: {r.traces.population[j]}[{r.traces.index[j]}]")
         axv.set_ylabel("membrane (mV)")
         axv.legend(fontsize=6, loc="upper right")
@@ -84,7 +66,7 @@ def plot_comparison(results: Sequence[Result], path: str | Path, labels: Sequenc
             for k in common:
                 j = int(np.flatnonzero(ref.nodes == tr.nodes[k])[0])
                 diff = np.interp(ref.times_ms, tr.times_ms, tr.v_mV[trial, k]) - ref.v_mV[trial, j]
-                axd.plot(ref.times_ms, diff, color=_COLORS[i % 4], lw=0.8,
+                axd.plot(ref.times_ms, diff, color=COLORS[i % 4], lw=0.8,
                          label=f"{labels[i]} - {ref_label}: {tr.population[k]}[{tr.index[k]}]")
         axd.axhline(0.0, color="0.6", lw=0.5)
         axd.set_ylabel("difference (mV)")

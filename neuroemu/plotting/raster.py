@@ -9,8 +9,32 @@ import numpy as np
 from neuroemu.backends.result import Result
 from neuroemu.plotting.figure import figure, save
 
-_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red")
-_MARKERS = ("|", "_", "x", ".")
+COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red")
+MARKERS = ("|", "_", "x", ".")
+
+
+def draw_rasters(ax, results: Sequence[Result], labels: Sequence[str], trial: int) -> dict[str, int]:
+    """Overlay the rasters of ``trial`` of ``results`` on ``ax``, populations stacked in the order
+    of the first result (biological ms); returns each population's first row."""
+    offsets, base = {}, 0
+    for name, ps in results[0].populations.items():
+        offsets[name] = base
+        base += ps.spikes.n_neurons
+    for i, (r, label) in enumerate(zip(results, labels)):
+        first = True
+        for name, ps in r.populations.items():
+            if name not in offsets:
+                continue
+            b = ps.spikes.trial_bounds()
+            t = ps.spikes.times[b[trial]:b[trial + 1]]
+            n = ps.spikes.neuron[b[trial]:b[trial + 1]] + offsets[name]
+            ax.scatter(t, n, s=12, marker=MARKERS[i % 4], color=COLORS[i % 4], linewidths=1,
+                       label=label if first else None)
+            first = False
+    for y in offsets.values():
+        ax.axhline(y - 0.5, color="0.85", lw=0.5)
+    ax.set_ylim(-0.5, max(base, 1) - 0.5)
+    return offsets
 
 
 def plot_raster(results: Sequence[Result] | Result, path: str | Path, trial: int = 0, labels: Sequence[str] | None = None) -> None:
@@ -22,25 +46,9 @@ def plot_raster(results: Sequence[Result] | Result, path: str | Path, trial: int
     has_traces = any(r.traces is not None for r in results)
     fig, axes = figure(2 if has_traces else 1, 1, figsize=(9, 6 if has_traces else 4), squeeze=False, sharex=True)
     ax = axes[0, 0]
-    offsets, ticks = {}, []
-    base = 0
-    for name, ps in results[0].populations.items():
-        offsets[name] = base
-        ticks.append((base + ps.spikes.n_neurons / 2, name))
-        base += ps.spikes.n_neurons
-    for i, (r, label) in enumerate(zip(results, labels)):
-        for name, ps in r.populations.items():
-            if name not in offsets:
-                continue
-            b = ps.spikes.trial_bounds()
-            t = ps.spikes.times[b[trial]:b[trial + 1]]
-            n = ps.spikes.neuron[b[trial]:b[trial + 1]] + offsets[name]
-            ax.scatter(t, n, s=12, marker=_MARKERS[i % 4], color=_COLORS[i % 4], label=label if name == next(iter(offsets)) else None,
-                       linewidths=1)
-    for y in offsets.values():
-        ax.axhline(y - 0.5, color="0.85", lw=0.5)
+    offsets = draw_rasters(ax, results, labels, trial)
+    ticks = [(y + results[0].populations[name].spikes.n_neurons / 2, name) for name, y in offsets.items()]
     ax.set_yticks([t for t, _ in ticks], [n for _, n in ticks])
-    ax.set_ylim(-0.5, max(base, 1) - 0.5)
     ax.set_ylabel("neuron")
     ax.set_title(f"spikes, trial {trial} ({results[0].hardware_name})")
     if len(results) > 1:
@@ -51,7 +59,7 @@ def plot_raster(results: Sequence[Result] | Result, path: str | Path, trial: int
             if r.traces is None:
                 continue
             for j in range(len(r.traces.nodes)):
-                axv.plot(r.traces.times_ms, r.traces.v_mV[trial, j], color=_COLORS[i % 4], lw=0.8,
+                axv.plot(r.traces.times_ms, r.traces.v_mV[trial, j], color=COLORS[i % 4], lw=0.8,
                          alpha=0.9, label=f"{label}: {r.traces.population[j]}[{r.traces.index[j]}]")
         axv.set_ylabel("membrane (mV, biological)")
         axv.legend(fontsize=7, loc="upper right")
