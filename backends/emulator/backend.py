@@ -33,8 +33,10 @@ _DT_PER_TAU = 0.15
 _SPIKE_BUFFER = 4_000_000
 
 
-def _dense_rows(ptr: np.ndarray, tgt: np.ndarray) -> np.ndarray:
-    """First target of every CSR row whose targets are one contiguous ascending range, else -1."""
+def _dense_rows(ptr: np.ndarray, tgt: np.ndarray, w: np.ndarray, rec: np.ndarray) -> np.ndarray:
+    """First target of every CSR row whose targets are one contiguous ascending range and whose
+    weights carry their receptor in their sign (exc >= 0, inh <= 0), else -1. The kernel
+    delivers such rows as one SIMD pass over the signed weights (see dynamics.py)."""
     n_rows = len(ptr) - 1
     first = np.full(n_rows, -1, np.int64)
     lengths = np.diff(ptr)
@@ -44,6 +46,7 @@ def _dense_rows(ptr: np.ndarray, tgt: np.ndarray) -> np.ndarray:
     step_ok = np.ones(len(tgt), bool)
     step_ok[1:] = np.diff(tgt) == 1
     step_ok[ptr[rows]] = True  # the first synapse of a row starts its range
+    step_ok &= np.where(rec == 0, w >= 0.0, w <= 0.0)
     bad = np.add.reduceat(~step_ok, ptr[rows]) > 0
     first[rows[~bad]] = tgt[ptr[rows[~bad]]]
     return first
@@ -61,10 +64,9 @@ class _Plan:
     rec: np.ndarray
     w: np.ndarray
     dense_first: np.ndarray
-    w_exc: np.ndarray
-    w_inh: np.ndarray
     dt: float
     recurrent: bool  # some LIF neuron feeds another: a trial cannot be split by neurons
+    max_in: int  # largest number of synapses onto one LIF neuron
 
 
 class EmulatorBackend(Backend):
@@ -133,9 +135,10 @@ class EmulatorBackend(Backend):
         taus = np.concatenate([eff.tau_mem, eff.tau_syn_exc, eff.tau_syn_inh])
         plan = _Plan(
             ir=ir, chip=chip, hw=hw, eff=eff, imp=self.imperfections.effective(hw), ptr=ptr, tgt=tgt, rec=rec, w=w,
-            dense_first=_dense_rows(ptr, tgt), w_exc=np.where(rec == 0, w, 0.0), w_inh=np.where(rec == 1, w, 0.0),
+            dense_first=_dense_rows(ptr, tgt, w, rec),
             dt=self.dt_us or min(hw.timing.dt_us, float(taus.min()) * _DT_PER_TAU),
             recurrent=bool(np.any(net.lif_index()[syn.pre] >= 0)),
+            max_in=int(max(1, np.bincount(tgt, minlength=1).max(initial=0))),
         )
         self._cache = (key, plan)
         return plan
@@ -181,7 +184,7 @@ class EmulatorBackend(Backend):
         args_before = (int(seed), eff.v_leak, eff.v_reset, eff.v_thresh, eff.tau_mem, eff.tau_syn_exc, eff.tau_syn_inh,
                        eff.tau_refrac, eff.dead, float(imp["membrane_noise_V"]), float(imp["threshold_jitter_V"]),
                        float(imp["spike_time_jitter_us"]), float(t_res), plan.ptr, plan.tgt, plan.rec, plan.w,
-                       plan.dense_first, plan.w_exc, plan.w_inh, net.lif_nodes.astype(np.int64))
+                       plan.dense_first, net.lif_nodes.astype(np.int64), plan.max_in)
         args_after = (ev_time, ev_node, n_steps, float(dt), rec_idx, rec_every)
         # few trials and no LIF -> LIF synapses: split each trial into neuron ranges across threads
         chunks = 1
