@@ -78,9 +78,9 @@ def kernel_p(h: float, inv_tm: float, inv_ts: float) -> float:
 
 
 @nb.njit(inline="always", cache=True)
-def _hermite_root(f0: float, f1: float, d0h: float, d1h: float) -> float:
-    """Root in [0, 1] of the cubic Hermite interpolant with values f0 < 0 <= f1 and scaled
-    end derivatives d0h, d1h (derivative x interval length)."""
+def _hermite_root(f0: float, f1: float, d0h: float, d1h: float, tol: float) -> float:
+    """Root in [0, 1] (to ``tol``) of the cubic Hermite interpolant with values f0 < 0 <= f1 and
+    scaled end derivatives d0h, d1h (derivative x interval length)."""
     lo, hi = 0.0, 1.0
     x = f0 / (f0 - f1)  # linear guess
     for _ in range(30):
@@ -95,7 +95,7 @@ def _hermite_root(f0: float, f1: float, d0h: float, d1h: float) -> float:
         xn = x - p / dp if dp != 0.0 else 0.5 * (lo + hi)
         if not (lo < xn < hi):
             xn = 0.5 * (lo + hi)
-        if abs(xn - x) < 1e-13 or hi - lo < 1e-13:
+        if abs(xn - x) < tol or hi - lo < tol:
             return xn
         x = xn
     return x
@@ -249,7 +249,7 @@ def _segment_root(v, a, b, thr, h, vh, dvh, inv_tm, inv_te, inv_ti) -> float:
     Hermite estimate, safeguarded by the bracket. Stops when the Newton step's predicted error
     (V''/2V') dx^2 is below 1e-12 (1 + h) µs: usually after one iteration."""
     dv0 = -v * inv_tm + a + b
-    x = h * _hermite_root(v - thr, vh - thr, dv0 * h, dvh * h)
+    x = h * _hermite_root(v - thr, vh - thr, dv0 * h, dvh * h, 1e-9)  # a start for Newton
     lo, hi = 0.0, h
     tol = 1e-12 * (1.0 + h)
     for _ in range(40):
@@ -293,69 +293,79 @@ def _synapse_index(node, k, ptr, tgt, dense_first) -> int:
 
 
 @nb.njit(cache=True)
-def _last_event(k, t0, ev_time, ev_node, e_lo, e_hi, prev_idx, nprev, lif_node, ptr, tgt, dense_first):
-    """(time of the last input event onto neuron k inside this step (t0 if none), number of
-    events onto k delivered this step, input events and on-chip spikes of the previous step)."""
-    t_last = t0
-    count = 0
+def _step_events(ev_time, ev_node, e_lo, e_hi, prev_idx, prev_t, nprev, lif_node, ptr, l_time, l_node) -> int:
+    """This step's delivered events into ``l_time/l_node``, sorted by time: input events
+    ``e_lo:e_hi`` (already sorted) and the previous step's on-chip spikes that have targets
+    (inserted after input events at equal times). Returns their number."""
+    m = 0
     for q in range(e_lo, e_hi):
-        if _synapse_index(ev_node[q], k, ptr, tgt, dense_first) >= 0:
-            count += 1
-            if ev_time[q] > t_last:
-                t_last = ev_time[q]
+        l_time[m] = ev_time[q]
+        l_node[m] = ev_node[q]
+        m += 1
     for q in range(nprev):
-        if _synapse_index(lif_node[prev_idx[q]], k, ptr, tgt, dense_first) >= 0:
-            count += 1
-    return t_last, count
+        node = lif_node[prev_idx[q]]
+        if ptr[node + 1] == ptr[node]:
+            continue
+        tq = prev_t[q]
+        j = m
+        while j > 0 and l_time[j - 1] > tq:
+            l_time[j] = l_time[j - 1]
+            l_node[j] = l_node[j - 1]
+            j -= 1
+        l_time[j] = tq
+        l_node[j] = node
+        m += 1
+    return m
+
+
+@nb.njit(inline="always", cache=True)
+def _weights_onto(node, k, ptr, tgt, rec, w, dense_first) -> tuple[float, float]:
+    """Summed (exc, inh) weights of the synapses node -> k (0, 0 if none). A dense row's
+    receptor is its weight's sign; other rows may hold several synapses onto k (multapses)."""
+    j = _synapse_index(node, k, ptr, tgt, dense_first)
+    if j < 0:
+        return 0.0, 0.0
+    if dense_first[node] >= 0:
+        return max(w[j], 0.0), min(w[j], 0.0)
+    we, wi = 0.0, 0.0
+    while j < ptr[node + 1] and tgt[j] == k:
+        if rec[j] == 0:
+            we += w[j]
+        else:
+            wi += w[j]
+        j += 1
+    return we, wi
 
 
 @nb.njit(cache=True)
-def _exact_crossing(k, t0, t1, thr, v0, a0, b0, inv_tm, inv_te, inv_ti, ev_time, ev_node, e_lo, e_hi,
-                    prev_idx, prev_t, nprev, lif_node, ptr, tgt, rec, w, dense_first, buf_t, buf_w, buf_r) -> float:
-    """Exact first threshold crossing of neuron k in [t0, t1), replaying this step's events one by one.
+def _exact_crossing(k, t0, t1, thr, v0, a0, b0, inv_tm, inv_te, inv_ti, l_time, l_node, m, ptr, tgt, rec, w,
+                    dense_first) -> float:
+    """Exact first threshold crossing of neuron k in [t0, t1), replaying this step's events
+    (``l_time/l_node[:m]``, sorted by time) one by one.
 
     Start state (v0, a0, b0) at t0 excludes the step's events. Returns -1 if there is none
     (e.g. membrane noise, added at the step end, made the crossing)."""
-    m = 0
-    for src in range(2):
-        count = e_hi - e_lo if src == 0 else nprev
-        for q in range(count):
-            if src == 0:
-                node, te = ev_node[e_lo + q], ev_time[e_lo + q]
-            else:
-                node, te = lif_node[prev_idx[q]], prev_t[q]
-            j = _synapse_index(node, k, ptr, tgt, dense_first)
-            if j < 0:
-                continue
-            dense = dense_first[node] >= 0  # one synapse per target
-            j_end = j + 1 if dense else ptr[node + 1]
-            while j < j_end and (dense or tgt[j] == k):  # multapses follow each other
-                if te <= t0:  # spike of the previous step: already decaying at t0
-                    x = t0 - te
-                    if rec[j] == 0:
-                        v0 += w[j] * kernel_p(x, inv_tm, inv_te)
-                        a0 += w[j] * math.exp(-x * inv_te)
-                    else:
-                        v0 += w[j] * kernel_p(x, inv_tm, inv_ti)
-                        b0 += w[j] * math.exp(-x * inv_ti)
-                elif m < buf_t.shape[0]:
-                    buf_t[m], buf_w[m], buf_r[m] = te, w[j], rec[j]
-                    m += 1
-                j += 1
-    # insertion sort of the (few) in-step events by time
-    for i in range(1, m):
-        tt, ww, rr = buf_t[i], buf_w[i], buf_r[i]
-        j = i - 1
-        while j >= 0 and buf_t[j] > tt:
-            buf_t[j + 1], buf_w[j + 1], buf_r[j + 1] = buf_t[j], buf_w[j], buf_r[j]
-            j -= 1
-        buf_t[j + 1], buf_w[j + 1], buf_r[j + 1] = tt, ww, rr
+    i = 0
+    while i < m and l_time[i] <= t0:  # spikes of the previous step: already decaying at t0
+        we, wi = _weights_onto(l_node[i], k, ptr, tgt, rec, w, dense_first)
+        if we != 0.0 or wi != 0.0:
+            x = t0 - l_time[i]
+            v0 += we * kernel_p(x, inv_tm, inv_te) + wi * kernel_p(x, inv_tm, inv_ti)
+            a0 += we * math.exp(-x * inv_te)
+            b0 += wi * math.exp(-x * inv_ti)
+        i += 1
+    if v0 >= thr:
+        return t0
     ta = t0
     v, a, b = v0, a0, b0
-    if v >= thr:
-        return t0
-    for i in range(m + 1):
-        tb = buf_t[i] if i < m else t1
+    while True:
+        we, wi = 0.0, 0.0
+        while i < m:  # the next event onto k
+            we, wi = _weights_onto(l_node[i], k, ptr, tgt, rec, w, dense_first)
+            if we != 0.0 or wi != 0.0:
+                break
+            i += 1
+        tb = l_time[i] if i < m else t1
         h = tb - ta
         if h > 0.0:
             vb, dvb, ab, bb = _free(h, v, a, b, inv_tm, inv_te, inv_ti)
@@ -363,19 +373,18 @@ def _exact_crossing(k, t0, t1, thr, v0, a0, b0, inv_tm, inv_te, inv_ti, ev_time,
                 return ta + _segment_root(v, a, b, thr, h, vb, dvb, inv_tm, inv_te, inv_ti)
             v, a, b = vb, ab, bb
             ta = tb
-        if i < m:
-            if buf_r[i] == 0:
-                a += buf_w[i]
-            else:
-                b += buf_w[i]
-    return -1.0
+        if i >= m:
+            return -1.0
+        a += we
+        b += wi
+        i += 1
 
 
 @nb.njit(cache=True, error_model="numpy")
 def _run_trial(
     trial, k_lo, n_total, seed, v_leak, v_reset_rel, thr_rel, tau_ref, dead, inv_tm, inv_te, inv_ti, pmm, pe, pi, p_e, p_i,
     c2e, c2i, ke2, ki2, noise_step, sigma_thr, jitter_us, t_res, ptr, tgt, rec, w, dense_first, lif_node,
-    ev_time, ev_node, e_start, e_end, n_steps, dt, rec_idx, rec_every, out_time, out_neuron, traces, max_in, max_row,
+    ev_time, ev_node, e_start, e_end, n_steps, dt, rec_idx, rec_every, out_time, out_neuron, traces, max_row,
 ) -> int:
     # neuron arrays are this job's slice [k_lo, k_lo + n) of all LIF neurons; k is local here,
     # k + k_lo global (synapse targets, random draws and recorded neurons are global)
@@ -387,7 +396,7 @@ def _run_trial(
     iprev_e = np.zeros(n)
     iprev_i = np.zeros(n)
     refr = np.full(n, -np.inf)
-    flag = np.zeros(n, np.uint8)
+    flag = np.zeros(n, np.int8)
     thr = thr_rel.copy()
     for k in range(n):
         if dead[k]:
@@ -398,10 +407,9 @@ def _run_trial(
     prev_idx = np.zeros(n, np.int64)
     prev_t = np.zeros(n)
     nprev = 0
-    # replay buffer: at most one entry per synapse onto a neuron
-    buf_t = np.zeros(max_in)
-    buf_w = np.zeros(max_in)
-    buf_r = np.zeros(max_in, np.int8)
+    # the events of one step, sorted by time (built when a crossing needs them)
+    l_time = np.zeros(e_end - e_start + n)
+    l_node = np.zeros(e_end - e_start + n, np.int64)
     gj = np.zeros(4, np.int64)  # pending group of dense-row events (first synapse, u)
     gu = np.zeros(4)
     zero = np.zeros(max_row)
@@ -473,14 +481,18 @@ def _run_trial(
         nprev = npend
         npend = 0
         hits = 0
-        for k in range(n):  # clamp refractory neurons; flag crossings and refractory ends
-            clamp = refr[k] >= t1
-            v[k] = v_reset_rel[k] if clamp else v[k]
-            f = (not clamp) & ((v[k] >= thr[k]) | (refr[k] > t0))
+        for k in range(n):  # clamp refractory neurons; flag crossings and refractory ends (SIMD)
+            rk = refr[k]
+            vk = v[k]
+            live = rk < t1
+            vk = vk if live else v_reset_rel[k]
+            v[k] = vk
+            f = 1 if live and (vk >= thr[k] or rk > t0) else 0
             flag[k] = f
-            hits += f
+            hits |= f
         if hits == 0:
             continue
+        m_step = -1  # this step's event list not built yet
         # refractory periods and threshold crossings (few neurons per step)
         for k in range(n):
             if flag[k] == 0:
@@ -499,8 +511,16 @@ def _run_trial(
             tc = -1.0
             v_clean = v[k] - noise_step[k] * approx_normal(key_s, k + k_lo) if noisy else v[k]
             if t_a == t0 and v_clean >= thr[k]:
-                t_last, n_on = _last_event(k + k_lo, t0, ev_time, ev_node, e_step, e, prev_idx, nprev, lif_node, ptr,
-                                           tgt, dense_first)
+                if m_step < 0:
+                    m_step = _step_events(ev_time, ev_node, e_step, e, prev_idx, prev_t, nprev, lif_node, ptr, l_time,
+                                          l_node)
+                t_last = t0  # the last event onto k (t0 if it came before the step)
+                n_on = 0
+                for q in range(m_step - 1, -1, -1):
+                    if _synapse_index(l_node[q], k + k_lo, ptr, tgt, dense_first) >= 0:
+                        t_last = max(l_time[q], t0)
+                        n_on = 1
+                        break
                 if n_on > 0:
                     # events arrived in this step: the trajectory is piecewise. Usually the crossing
                     # follows the neuron's last event: step back from the exact end state to it.
@@ -512,13 +532,12 @@ def _run_trial(
                                                     inv_ti[k])
                     else:  # crossed before its last event: replay the step event by event
                         tc = _exact_crossing(k + k_lo, t0, t1, thr[k], vprev[k], iprev_e[k], iprev_i[k], inv_tm[k],
-                                             inv_te[k], inv_ti[k], ev_time, ev_node, e_step, e, prev_idx, prev_t, nprev,
-                                             lif_node, ptr, tgt, rec, w, dense_first, buf_t, buf_w, buf_r)
+                                             inv_te[k], inv_ti[k], l_time, l_node, m_step, ptr, tgt, rec, w, dense_first)
             if tc < 0.0:
                 if v_a >= thr[k]:
                     tc = t_a
                 else:
-                    tc = t_a + h * _hermite_root(v_a - thr[k], v[k] - thr[k], dv_a * h, dv_b * h)
+                    tc = t_a + h * _hermite_root(v_a - thr[k], v[k] - thr[k], dv_a * h, dv_b * h, 1e-13)
             if jitter_us > 0.0:
                 tc = max(tc + jitter_us * normal(key_jit, s * n_total + k + k_lo), 0.0)  # keyed by (step, neuron)
             if count < cap:
@@ -547,7 +566,7 @@ def _run_trial(
 @nb.njit(parallel=True, cache=True, error_model="numpy")
 def simulate(
     seed, v_leak, v_reset, v_thresh, tau_mem, tau_syn_exc, tau_syn_inh, tau_ref, dead, sigma_mem, sigma_thr,
-    jitter_us, t_res, ptr, tgt, rec, w, dense_first, lif_node, max_in, trial_ids, job_lo, job_hi,
+    jitter_us, t_res, ptr, tgt, rec, w, dense_first, lif_node, trial_ids, job_lo, job_hi,
     ev_start, ev_end, ev_time, ev_node, n_steps, dt, rec_idx, rec_every, out_time, out_neuron, out_count, traces,
 ):
     """Run jobs in parallel: job i is trial ``trial_ids[i]`` for neurons [job_lo[i], job_hi[i])
@@ -557,9 +576,9 @@ def simulate(
 
     Neuron arrays are per LIF index in chip units; ``ptr/tgt/rec/w`` is the synapse table in
     CSR form by presynaptic global node (``dense_first``: first target of rows whose targets
-    are one contiguous range and whose weights' signs match their receptors, else -1);
-    ``max_in``: the largest number of synapses onto one neuron. Writes spikes (times in µs, LIF indices)
-    into ``out_time/out_neuron`` (trials, capacity) and the true counts into ``out_count``.
+    are one contiguous range and whose weights' signs match their receptors, else -1). Writes
+    spikes (times in µs, LIF indices) into ``out_time/out_neuron`` (trials, capacity) and the
+    true counts into ``out_count``.
     """
     n = v_leak.shape[0]
     inv_tm = 1.0 / tau_mem
@@ -590,6 +609,5 @@ def simulate(
             inv_te[a:b], inv_ti[a:b], pmm[a:b], pe[a:b], pi[a:b], p_e[a:b], p_i[a:b], c2e[a:b], c2i[a:b], ke2[a:b],
             ki2[a:b], noise_step[a:b], sigma_thr, jitter_us, t_res, ptr, tgt, rec, w, dense_first, lif_node,
             ev_time, ev_node,
-            ev_start[t], ev_end[t], n_steps, dt, rec_idx, rec_every, out_time[t], out_neuron[t], traces[t], max_in,
-            max_row,
+            ev_start[t], ev_end[t], n_steps, dt, rec_idx, rec_every, out_time[t], out_neuron[t], traces[t], max_row,
         )
