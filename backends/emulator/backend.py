@@ -199,8 +199,9 @@ class EmulatorBackend(Backend):
             chunks = max(1, min(threads // trials, net.n_lif // 32))
         bounds = np.linspace(0, net.n_lif, chunks + 1).astype(np.int64)
         todo = np.arange(trials, dtype=np.int64)
-        spikes_t: list[np.ndarray] = [np.zeros(0)] * trials
-        spikes_n: list[np.ndarray] = [np.zeros(0, np.int32)] * trials
+        got_t: list[np.ndarray] = []  # spikes of finished trials: times (µs), LIF indices, trials
+        got_n: list[np.ndarray] = []
+        got_trial: list[np.ndarray] = []
         while len(todo):
             job_trial = np.repeat(todo, chunks)
             job_lo = np.tile(bounds[:-1], len(todo))
@@ -214,37 +215,55 @@ class EmulatorBackend(Backend):
                      out_time, out_neuron, out_count, tr)
             ok_job = (out_count <= cap).reshape(len(todo), chunks)
             ok = ok_job.all(axis=1)
-            for i in np.flatnonzero(ok):
-                jobs = range(i * chunks, (i + 1) * chunks)
-                t_ = np.concatenate([out_time[j, :out_count[j]] for j in jobs])
-                n_ = np.concatenate([out_neuron[j, :out_count[j]] for j in jobs])
-                if chunks > 1:
+            if chunks == 1:  # whole trials: each job's spikes are sorted, gather them at once
+                sel = np.flatnonzero(ok)
+                counts = out_count[sel]
+                filled = np.arange(cap)[None, :] < counts[:, None]
+                if len(sel) == n_jobs:
+                    got_t.append(out_time[filled])
+                    got_n.append(out_neuron[filled])
+                else:
+                    got_t.append(out_time[sel][filled])
+                    got_n.append(out_neuron[sel][filled])
+                got_trial.append(np.repeat(todo[sel].astype(np.int32), counts))
+                traces[todo[sel]] = tr[sel]
+            else:
+                for i in np.flatnonzero(ok):
+                    jobs = range(i * chunks, (i + 1) * chunks)
+                    t_ = np.concatenate([out_time[j, :out_count[j]] for j in jobs])
+                    n_ = np.concatenate([out_neuron[j, :out_count[j]] for j in jobs])
                     order = np.lexsort((n_, t_))
-                    t_, n_ = t_[order], n_[order]
-                spikes_t[todo[i]], spikes_n[todo[i]] = t_, n_
-                traces[todo[i]] = tr[i * chunks:(i + 1) * chunks].sum(axis=0)  # disjoint neuron rows
+                    got_t.append(t_[order])
+                    got_n.append(n_[order])
+                    got_trial.append(np.full(len(t_), todo[i], np.int32))
+                    traces[todo[i]] = tr[i * chunks:(i + 1) * chunks].sum(axis=0)  # disjoint neuron rows
             todo = todo[~ok]
             cap = int(out_count.max(initial=0)) + 16
+        t_us = np.concatenate(got_t) if got_t else np.zeros(0)
+        nrn = np.concatenate(got_n) if got_n else np.zeros(0, np.int32)
+        trial = np.concatenate(got_trial) if got_trial else np.zeros(0, np.int32)
+        if len(got_t) > 1:  # trials finished in several passes: order by trial
+            order = np.argsort(trial, kind="stable")
+            t_us, nrn, trial = t_us[order], nrn[order], trial[order]
         wall = time.perf_counter() - start
-        return self._result(ir, hw, plan.chip, spikes_t, spikes_n, traces, rec_nodes, n_samples, rec_every, dt,
+        return self._result(ir, hw, plan.chip, t_us, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
                             duration, trials, seed, wall, imp)
 
-    def _result(self, ir, hw, chip, spikes_t, spikes_n, traces, rec_nodes, n_samples, rec_every, dt,
+    def _result(self, ir, hw, chip, t_us, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
                 duration, trials, seed, wall, imp) -> Result:
+        """Result from the spikes of all trials (times in µs, LIF indices, trials; sorted by
+        trial, then time, then neuron)."""
         net = ir.network
-        lif_pop = np.repeat(np.arange(len(net.lif_populations())), [p.size for p in net.lif_populations()])
-        t_us = np.concatenate(spikes_t)
-        nrn = np.concatenate(spikes_n)
-        trial = np.repeat(np.arange(trials), [len(x) for x in spikes_t])
         t_ms = np.asarray(hw.bio_time_ms(t_us), float)
         # drop spikes past the end (interpolated crossings land inside the last step)
         inside = t_ms <= duration
-        t_ms, nrn, trial = t_ms[inside], nrn[inside], trial[inside]
+        if not inside.all():
+            t_ms, nrn, trial = t_ms[inside], nrn[inside], trial[inside]
         pops = {}
         for i, p in enumerate(net.lif_populations()):
             if p.name not in net.record_spikes:
                 continue
-            sel = lif_pop[nrn] == i
+            sel = (nrn >= p.lif_first) & (nrn < p.lif_first + p.size)
             pops[p.name] = make_population_spikes(
                 SpikeTrains(t_ms[sel], nrn[sel] - p.lif_first, trial[sel], p.size, trials), hw.timing.speedup)
         tr = None
