@@ -9,6 +9,7 @@ from neuroemu.errors import BackendError
 
 _REGISTRY: dict[str, str] = {
     "emulator": "neuroemu.backends.emulator:EmulatorBackend",
+    "brian2": "neuroemu.backends.brian2:Brian2Backend",
 }
 
 

@@ -42,3 +42,18 @@ def feedforward(n_in: int = 4, n_hidden: int = 6, n_out: int = 2, seed: int = 0,
     net.connect("input", "hidden", weight=rng.normal(0.3, 0.6, (n_in, n_hidden)))
     net.connect("hidden", "output", weight=rng.normal(0.3, 0.6, (n_hidden, n_out)))
     return net
+
+
+@pytest.fixture(scope="session")
+def yy_model(tmp_path_factory):
+    """(path, model): a small trained Yin-Yang TTFS model, 5 -> 30 -> 3, 6 epochs of software
+    training (~75 % test accuracy); trained once per session."""
+    from neuroemu.learning.model import TTFSModel, load_dataset, save_model
+    from neuroemu.learning.training import train
+
+    splits = load_dataset("yinyang")
+    model = TTFSModel.for_dataset("yinyang", splits, hidden=(30,), seed=1)
+    model.records.append(train(model.network, splits, epochs=6, seed=0, progress=False))
+    path = tmp_path_factory.mktemp("model") / "yy.h5"
+    save_model(model, path)
+    return path, model

@@ -16,14 +16,27 @@ from neuroemu.network import load_network
 
 @main.command("compile")
 @click.argument("network", type=click.Path(dir_okay=False))
-@click.option("--hardware", "-H", default="bss2", show_default=True, help="Hardware config name or YAML path.")
+@click.option("--hardware", "-H", default=None,
+              help="Hardware config name or YAML path [default: the calibration's config with --calibration, else bss2].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="IR file to write (HDF5).")
+@click.option("--calibration", type=click.Path(dir_okay=False), default=None,
+              help="Calibration file (CAL.h5, from `neuroemu calibrate`): weight scales from its input gains, its "
+                   "codes embedded (the IR then runs on that chip instance only).")
 @json_option
-def compile_cmd(network: str, hardware: str, output: str, as_json: bool) -> None:
-    """Compile the network description NETWORK (YAML) for a chip; print the resource report."""
-    hw = load_hardware(hardware)
+def compile_cmd(network: str, hardware: str | None, output: str, calibration: str | None, as_json: bool) -> None:
+    """Compile the network description NETWORK (YAML) for a chip; print the resource report.
+
+    With --calibration the IR carries that chip's per-circuit DAC codes (the emulator applies
+    them when it runs the IR on that chip seed) and the weight scales follow from the calibrated
+    synaptic input gains; the network's neuron parameters must equal the calibration targets."""
+    cal = None
+    if calibration:
+        from neuroemu.calibration import load_calibration
+
+        cal = load_calibration(calibration)
+    hw = load_hardware(hardware or (cal.hardware_name if cal is not None else "bss2"))
     net = load_network(network)
-    ir = compile_network(net, hw, source=str(Path(network)))
+    ir = compile_network(net, hw, source=str(Path(network)), calibration=cal)
     save_ir(ir, output)
     rep = resource_report(ir)
     rep["output"] = output

@@ -51,7 +51,32 @@ def _spikes_summary(path: str) -> dict[str, Any]:
     return {name: {"neurons": s.n_neurons, "trials": s.n_trials, "spikes": len(s)} for name, s in load_spikes(path).items()}
 
 
+def _sweep_summary(path: str) -> dict[str, Any]:
+    from pathlib import Path
+
+    from neuroemu.sweeps import aggregate, read_store
+
+    spec, records = read_store(Path(path))
+    if spec is None:
+        return {"tasks_done": len(records)}
+    return {"sweep_kind": spec.kind, "task": spec.task, "points": len(spec.grid), "chips": spec.chips,
+            "tasks": len(spec.keys()), "tasks_done": len(records), "settings": spec.settings, "seed": spec.seed,
+            "table": aggregate(spec, records)}
+
+
+def _sweep_render(rep: dict[str, Any]) -> str:
+    if "sweep_kind" not in rep:
+        return f"  {rep['tasks_done']} finished task(s)"
+    lines = [f"{rep['sweep_kind']} sweep ({rep['task']}): {rep['points']} point(s) x {len(rep['chips'])} chip(s), "
+             f"{rep['tasks_done']}/{rep['tasks']} tasks done, seed {rep['seed']}"]
+    for row in rep["table"]:
+        cells = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if not k.endswith("_std")]
+        lines.append("  " + "  ".join(cells))
+    return "\n".join(lines)
+
+
 SUMMARIES["ir"] = (_ir_summary, _ir_render)
+SUMMARIES["sweep"] = (_sweep_summary, _sweep_render)
 SUMMARIES["result"] = (_result_summary, _result_render)
 SUMMARIES["spikes"] = (_spikes_summary, lambda r: "input spikes:\n" + "\n".join(
     f"  {k:<16} {v['neurons']:>5} sources, {v['trials']} trial(s), {v['spikes']} spikes" for k, v in r.items()))

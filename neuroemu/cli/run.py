@@ -23,9 +23,13 @@ def poisson_inputs(ir: IR, rate_hz: float, duration_ms: float, trials: int, seed
 
 
 def make_backend(name: str, chip: int, mode: str | None = None, calibration: str | None = None,
-                 noise: bool = True, mismatch: bool = True):
-    """A backend from CLI options (shared by run, compare, evaluate)."""
-    from neuroemu.backends import get_backend
+                 noise: bool | None = True, mismatch: bool | None = True):
+    """A backend from CLI options (shared by run, compare, evaluate).
+
+    noise / mismatch (None: default on) build the emulator's :class:`Imperfections`; Brian2
+    replays the same in ``chip-replay`` mode and refuses them in ``ideal`` / ``as-deployed``
+    (where there is no chip) when given explicitly as False."""
+    from neuroemu.backends import available_backends, get_backend
 
     options: dict[str, Any] = {}
     cal = None
@@ -33,19 +37,35 @@ def make_backend(name: str, chip: int, mode: str | None = None, calibration: str
         from neuroemu.calibration import load_calibration
 
         cal = load_calibration(calibration)
-    if name == "emulator":
+
+    def imperfections():
         from neuroemu.backends.emulator import Imperfections
 
         imp = Imperfections()
-        if not noise:
+        if noise is False:
             imp = imp.replace(membrane_noise_scale=0.0, threshold_jitter_scale=0.0, spike_time_jitter_us=0.0)
-        if not mismatch:
+        if mismatch is False:
             imp = imp.replace(mismatch_scale=0.0, weight_mismatch_scale=0.0)
-        options = {"chip": chip, "imperfections": imp, "calibration": cal}
+        return imp
+
+    if name == "emulator":
         if mode is not None:
             raise NeuroemuError("--mode applies to the brian2 backend only")
+        options = {"chip": chip, "imperfections": imperfections(), "calibration": cal}
     elif name == "brian2":
-        options = {"mode": mode or "ideal", "chip": chip, "calibration": cal}
+        mode = mode or "ideal"
+        options = {"mode": mode, "chip": chip}
+        if mode == "chip-replay":
+            options.update(imperfections=imperfections(), calibration=cal)
+        else:
+            if cal is not None:
+                raise NeuroemuError(f"--calibration applies to the emulator and brian2 --mode chip-replay, not to brian2 "
+                                    f"--mode {mode}")
+            if noise is False or mismatch is False:
+                raise NeuroemuError(f"--no-noise / --no-mismatch apply to the emulator and brian2 --mode chip-replay; "
+                                    f"brian2 --mode {mode} has no noise or mismatch")
+    elif name not in available_backends():
+        raise NeuroemuError(f"unknown backend '{name}' (available: {', '.join(available_backends())})")
     return get_backend(name, **options)
 
 
@@ -58,17 +78,20 @@ def _render(rep: dict[str, Any]) -> str:
 @main.command("run")
 @click.argument("network", type=click.Path(dir_okay=False))
 @click.option("--backend", "-b", default="emulator", show_default=True, help="emulator or brian2.")
-@click.option("--chip", type=click.IntRange(min=0), default=0, show_default=True, help="Chip instance (seed) of the emulated chip.")
+@click.option("--chip", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Chip instance (seed) of the emulated chip (emulator; brian2 chip-replay).")
 @click.option("--mode", type=click.Choice(["ideal", "as-deployed", "chip-replay"]), default=None,
-              help="Brian2 only: what to simulate (default ideal).")
+              help="Brian2 only: the description as written (ideal, default), its 6-bit weights (as-deployed), or the "
+                   "effective network of emulated chip --chip (chip-replay).")
 @click.option("--calibration", type=click.Path(dir_okay=False), default=None, help="Calibration file (CAL.h5) to apply.")
 @click.option("--duration", type=float, default=100.0, show_default=True, help="Biological ms per trial.")
 @click.option("--trials", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Run seed (noise, Poisson input).")
 @click.option("--input", "input_path", type=click.Path(dir_okay=False), default=None, help="Input spikes (neuroemu spikes HDF5).")
 @click.option("--poisson", "poisson_hz", type=float, default=None, help="Drive every spike source with Poisson spikes (Hz).")
-@click.option("--noise/--no-noise", default=True, help="Emulator: temporal noise on or off.")
-@click.option("--mismatch/--no-mismatch", default=True, help="Emulator: fixed-pattern mismatch on or off.")
+@click.option("--noise/--no-noise", default=None, help="Temporal noise on (default) or off: emulator and brian2 chip-replay.")
+@click.option("--mismatch/--no-mismatch", default=None,
+              help="Fixed-pattern mismatch on (default) or off: emulator and brian2 chip-replay.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Result file to write (HDF5).")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Raster (and trace) plot, .png or .pdf.")
 @json_option

@@ -9,7 +9,7 @@ point on top. With every knob at 0 on the ideal base the run equals the ideal ru
 | ``mismatch`` | scale (1 = config spreads) | fixed-pattern deviations of every circuit parameter |
 | ``mismatch.<parameter>`` | scale | one parameter's deviations (e.g. ``mismatch.tau_mem``) |
 | ``weight_mismatch`` | scale | synapse-driver row gains and per-synapse deviations |
-| ``weight_bits`` | bits (0 = continuous) | weight resolution (the model is recompiled) |
+| ``weight_bits`` | bits (0 = continuous) | weight resolution at the same largest synaptic strength |
 | ``membrane_noise`` | scale (1 = config std) | membrane noise |
 | ``threshold_jitter`` | scale | trial-to-trial threshold jitter |
 | ``spike_jitter`` | std, biological ms | Gaussian jitter of every spike time |
@@ -31,7 +31,7 @@ KNOBS: dict[str, tuple[str, str]] = {
     "mismatch": ("fixed-pattern deviations of all circuit parameters", "scale of the config spreads"),
     **{f"mismatch.{p}": (f"fixed-pattern deviations of {p}", "scale") for p in PARAMETERS},
     "weight_mismatch": ("synapse-driver row gains and per-synapse weight deviations", "scale"),
-    "weight_bits": ("weight resolution; 0 = continuous weights", "bits"),
+    "weight_bits": ("weight resolution at the config's largest synaptic strength; 0 = continuous", "bits"),
     "membrane_noise": ("membrane noise", "scale of the config std"),
     "threshold_jitter": ("trial-to-trial threshold jitter", "scale of the config std"),
     "spike_jitter": ("Gaussian jitter of spike times", "std in biological ms"),
@@ -84,6 +84,7 @@ def apply_knobs(hw: HardwareConfig, base: str, point: dict[str, float]) -> Setti
         raise NeuroemuError(f"unknown base '{base}' (ideal, chip)")
     for k, v in point.items():
         check_knob(k, v)
+    config_bits = hw.synapses.weight_bits or 6
     if base == "ideal":
         imp = Imperfections.none()
         hw = hw.with_overrides(
@@ -103,7 +104,7 @@ def apply_knobs(hw: HardwareConfig, base: str, point: dict[str, float]) -> Setti
         elif k == "weight_mismatch":
             changes["weight_mismatch_scale"] = float(v)
         elif k == "weight_bits":
-            hw = hw.with_overrides(synapses=dataclasses.replace(hw.synapses, weight_bits=int(v) or None))
+            hw = _with_weight_bits(hw, int(v), config_bits)
         elif k == "membrane_noise":
             changes["membrane_noise_scale"] = float(v)
         elif k == "threshold_jitter":
@@ -119,3 +120,18 @@ def apply_knobs(hw: HardwareConfig, base: str, point: dict[str, float]) -> Setti
             per_param = {p: per_param.get(p, 0.0) for p in PARAMETERS}
         changes["parameter_mismatch_scale"] = per_param
     return Setting(hw, imp.replace(**changes))
+
+
+def _with_weight_bits(hw: HardwareConfig, bits: int, config_bits: int) -> HardwareConfig:
+    """``hw`` with ``bits``-bit weights (0: continuous) whose largest code reaches the same synaptic
+    strength as the config's ``config_bits``-bit one: the input-gain DAC map and range scale by
+    (2^config_bits - 1) / (2^bits - 1), so fewer bits mean coarser steps, not weaker synapses."""
+    if bits == 0:
+        return hw.with_overrides(synapses=dataclasses.replace(hw.synapses, weight_bits=None))
+    f = (2**config_bits - 1) / (2**bits - 1)
+    params = dict(hw.parameters)
+    for name in ("input_gain_exc", "input_gain_inh"):
+        p = params[name]
+        params[name] = dataclasses.replace(p, range=(p.range[0] * f, p.range[1] * f), at_code_0=p.at_code_0 * f,
+                                           at_code_max=p.at_code_max * f, mismatch_offset=p.mismatch_offset * f)
+    return hw.with_overrides(synapses=dataclasses.replace(hw.synapses, weight_bits=bits), parameters=params)

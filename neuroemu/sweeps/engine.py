@@ -7,6 +7,7 @@ each record as it arrives and shows a progress bar. Tasks are deterministic func
 """
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -40,6 +41,7 @@ def _client(scheduler: str | None, workers: int | None):
             raise NeuroemuError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     n = workers or os.cpu_count() or 1
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.ERROR,  # no nanny chatter on shutdown
                            env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
     return Client(cluster), cluster
 

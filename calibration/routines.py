@@ -1,0 +1,499 @@
+"""One calibration routine per parameter: a measurement setup, a measurement, a search.
+
+Order (and why it differs from calix's): calix calibrates CADC, tau_syn, synapse DAC bias,
+threshold, synaptic input strength, leak, tau_mem, reset, leak again -- on the real chip the
+parameters interact (the leak potential moves with the leak bias, the synaptic input strength
+sets the operating point of the time-constant measurements). Here the routines are ordered by
+what each *measurement* needs:
+
+1. ``v_leak``   CADC reads at rest, threshold out of reach (no input, nothing else needed);
+2. ``v_thresh`` membrane at the spike times (MADC) while the neuron fires regularly with its
+   leak potential far above threshold (independent of every other calibration);
+3. ``v_reset``  CADC reads of the membrane clamped during a long refractory period after the
+   first spike (independent of every other calibration);
+4. ``tau_mem``  free decay after a kick through a fast synapse, at the calibrated leak potential;
+5. ``tau_syn_exc`` and ``tau_syn_inh`` (together, exc and inh trials in one run) from the PSP
+   shape: needs the calibrated tau_mem (its measured value per circuit);
+6. ``tau_refrac`` clamp duration after each spike (MADC), regular firing as in 2;
+7. ``input_gain_exc`` and ``input_gain_inh`` (together) from PSP amplitudes through many rows:
+   needs the calibrated tau_mem and tau_syn (their measured values per circuit).
+
+Each routine measures every circuit at once per run and uses the noise-robust search
+(:mod:`neuroemu.calibration.search`); measurements average over trials against temporal noise.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from neuroemu.hardware.config import HardwareConfig
+
+from neuroemu.calibration import measure as M
+from neuroemu.calibration.search import Measure, SearchOptions, SearchOutcome, search
+from neuroemu.calibration.setups import (
+    EXC, INH, ChipRunner, Setup, Stimulus, build_ir, extreme_code, extreme_value, max_stimulus_rows, nominal_codes,
+    on_clock,
+)
+from neuroemu.calibration.targets import CalibrationTarget
+
+#: trials per run when there is temporal noise (per receptor for the PSP setups)
+NOISY_TRIALS = 8
+#: PSP sampling: samples per shortest time constant (a coarser step makes the membrane-differenced
+#: current larger against the MADC's quantization; the transform is exact at any step)
+PSP_SAMPLES_PER_TAU = 20
+#: fewest stimulus rows of a PSP setup for the synaptic time constants (one row's synapse
+#: deviation would otherwise set the amplitude alone; the shape does not depend on it)
+PSP_MIN_ROWS = 16
+
+
+@dataclass
+class Context:
+    """State shared by the routines of one calibration: the chip, the targets, the codes and
+    measured values found so far (per circuit, circuit order)."""
+
+    hw: HardwareConfig
+    targets: CalibrationTarget
+    runner: ChipRunner
+    options: SearchOptions = field(default_factory=SearchOptions)
+    tick: Callable[[], None] | None = None
+    codes: dict[str, np.ndarray] = field(default_factory=dict)
+    achieved: dict[str, np.ndarray] = field(default_factory=dict)
+    outcomes: dict[str, SearchOutcome] = field(default_factory=dict)
+    _irs: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return self.hw.neurons.circuits
+
+    def nominal(self, name: str, value: float | None = None) -> float:
+        """Nominal code of ``value`` (default: the target) for ``name``."""
+        v = self.targets.get(name) if value is None else value
+        return float(nominal_codes(self.hw, {name: v})[name][0])
+
+    def code_near(self, name: str, value: float) -> np.ndarray:
+        """Per-circuit code for ``value``: from the calibrated code (if ``name`` is calibrated
+        already) along the nominal slope, else the nominal code. Setups use it to place a
+        potential accurately relative to calibrated ones."""
+        if name not in self.codes:
+            return np.full(self.n, self.nominal(name, value))
+        spec = self.hw.parameters[name]
+        f = np.log if spec.map == "log" else (lambda x: x)
+        slope = (f(spec.at_code_max) - f(spec.at_code_0)) / self.hw.dac.max_code
+        code = self.codes[name] + (f(value) - f(self.targets.get(name))) / slope
+        code = np.clip(code, 0, self.hw.dac.max_code)
+        return np.rint(code) if self.hw.dac.bits is not None else code
+
+    def base_codes(self, **overrides: float | np.ndarray) -> dict[str, np.ndarray]:
+        """Per-circuit codes: calibrated where known, else nominal for the target; then ``overrides``."""
+        codes = nominal_codes(self.hw, self.targets.as_dict())
+        codes.update({k: v.copy() for k, v in self.codes.items()})
+        for name, code in overrides.items():
+            codes[name] = np.broadcast_to(np.asarray(code, float), (self.n,)).copy()
+        return codes
+
+    def ir(self, stimulus: Stimulus):
+        key = stimulus.key()
+        if key not in self._irs:
+            self._irs[key] = build_ir(self.hw, self.targets, stimulus)
+        return self._irs[key]
+
+    def setup(self, name: str, stimulus: Stimulus, base_codes: dict[str, np.ndarray], trials: int, duration_us: float,
+              dt_us: float, events: list | None = None) -> Setup:
+        ir, lif_circuit = self.ir(stimulus)
+        dt = on_clock(dt_us)
+        return Setup(name=name, ir=ir, lif_circuit=lif_circuit, stimulus=stimulus, base_codes=base_codes,
+                     trials=trials, duration_us=float(np.ceil(duration_us / dt) * dt), dt_us=dt,
+                     events=events or [[] for _ in range(trials)])
+
+    def finish(self, outcomes: dict[str, SearchOutcome]) -> dict[str, SearchOutcome]:
+        for name, out in outcomes.items():
+            self.codes[name] = out.codes
+            self.achieved[name] = out.achieved
+            self.outcomes[name] = out
+        return outcomes
+
+    def search(self, measure: Measure, names: tuple[str, ...], wide: bool = False) -> dict[str, SearchOutcome]:
+        """Search ``names`` in lockstep with ``measure``; ``wide``: a refinement neighbourhood twice
+        as wide (for reads quantized by the CADC without dithering noise: averaging over ~4 LSB
+        instead of ~2 flattens the staircase)."""
+        targets = {n: self.targets.get(n) for n in names}
+        options = self.options
+        if wide and options.refine and len(options.offsets) > 1:
+            m = max(abs(o) for o in options.offsets)
+            step = float(np.min(np.diff(np.unique(options.offsets))))
+            options = dataclasses.replace(options, offsets=tuple(np.arange(-2 * m, 2 * m + step / 2, step)),
+                                          window=2 * options.window)
+        return self.finish(search(measure, self.hw, targets, {n: self.nominal(n) for n in names},
+                                  {n: tolerance(self.hw, n, targets[n]) for n in names}, options, self.tick))
+
+    @property
+    def madc_lo(self) -> float:
+        return self.hw.voltage.madc.V_at_code_0
+
+    @property
+    def low_potential(self) -> float:
+        """A low potential the MADC still reads with margin for mismatch (reset of firing setups)."""
+        return self.madc_lo + 0.1
+
+    @property
+    def madc_hi(self) -> float:
+        adc = self.hw.voltage.madc
+        return adc.V_at_code_0 + (2**adc.bits - 1) * adc.V_per_lsb
+
+
+def tolerance(hw: HardwareConfig, name: str, target: float) -> float:
+    """Largest |achieved - target| (map domain: V, or ln for log maps) that counts as success:
+    two CADC LSB for potentials, 5 % for time constants and input gains."""
+    if name in ("v_leak", "v_reset", "v_thresh"):
+        return 2.0 * hw.voltage.cadc.V_per_lsb
+    if hw.parameters[name].map == "log":
+        return 0.05
+    return 0.05 * abs(target)
+
+
+def _trials(ctx: Context, noisy: int = NOISY_TRIALS) -> int:
+    return ctx.runner.trials(noisy)
+
+
+# --- 1. leak -----------------------------------------------------------------------------------
+def calibrate_v_leak(ctx: Context) -> dict[str, SearchOutcome]:
+    """Leak potential: mean CADC read at rest (4..24 µs, every 2 µs, all trials), threshold at its
+    highest code so the neuron never fires, no input."""
+    base = ctx.base_codes(v_thresh=extreme_code(ctx.hw, "v_thresh", high=True))
+    setup = ctx.setup("v_leak", Stimulus(), base, _trials(ctx), 24.0, 0.5)
+
+    def measure(codes):
+        rec = ctx.runner.run(setup, codes)
+        return {"v_leak": M.cadc_potential(rec, 4.0, 24.0, 2.0)}
+
+    return ctx.search(measure, ("v_leak",), wide=not ctx.runner.noisy)
+
+
+# --- shared: regular firing with the leak potential far above threshold ------------------------------
+def _firing_codes(ctx: Context, v_reset: float, v_thresh: float | None, tau_mem: float, tau_refrac: float | None,
+                  fixed: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+    """Codes for regular firing: leak at its highest code (far above threshold), the rest nominal
+    for the given values (None: calibrated/target code), then ``fixed`` codes."""
+    hw = ctx.hw
+    over = dict(v_leak=extreme_code(hw, "v_leak", high=True), v_reset=ctx.nominal("v_reset", v_reset),
+                tau_mem=ctx.nominal("tau_mem", tau_mem))
+    if v_thresh is not None:
+        over["v_thresh"] = ctx.nominal("v_thresh", v_thresh)
+    if tau_refrac is not None:
+        over["tau_refrac"] = ctx.nominal("tau_refrac", tau_refrac)
+    over.update(fixed or {})
+    return ctx.base_codes(**over)
+
+
+def _clip_range(hw: HardwareConfig, name: str, value: float) -> float:
+    lo, hi = hw.parameters[name].range
+    return float(np.clip(value, lo, hi))
+
+
+# --- 2. threshold -------------------------------------------------------------------------------
+def calibrate_v_thresh(ctx: Context) -> dict[str, SearchOutcome]:
+    """Threshold: membrane at the spike times (MADC traces every ~0.1 µs, extrapolated to the
+    spike time) while the neuron fires regularly: leak at its highest code, reset low, short
+    refractory time, tau_mem ~10 µs (a gentle approach, so the extrapolation is exact)."""
+    hw = ctx.hw
+    v_leak_hi = extreme_value(hw, "v_leak", high=True)
+    v_reset = ctx.low_potential
+    tau_mem = _clip_range(hw, "tau_mem", 10.0)
+    tau_ref = _clip_range(hw, "tau_refrac", 0.5)
+    base = _firing_codes(ctx, v_reset, None, tau_mem, tau_ref)
+    # duration: a few inter-spike intervals at the target (nominal values)
+    gap = max(v_leak_hi - ctx.targets.v_thresh, 0.02)
+    cycle = tau_ref + tau_mem * math.log(max(v_leak_hi - v_reset, gap * 1.01) / gap)
+    # trials average the per-trial threshold jitter; each has several spikes, and the search's
+    # neighbourhood fit averages ~10 runs more, so half the usual trials suffice
+    setup = ctx.setup("v_thresh", Stimulus(), base, _trials(ctx, NOISY_TRIALS // 2), max(30.0, 4.0 * cycle),
+                      tau_mem / 100.0)
+
+    def measure(codes):
+        rec = ctx.runner.run(setup, codes)
+        return {"v_thresh": M.threshold_at_spikes(rec, ctx.runner.t_res)}
+
+    return ctx.search(measure, ("v_thresh",))
+
+
+# --- 3. reset -----------------------------------------------------------------------------------
+def calibrate_v_reset(ctx: Context) -> dict[str, SearchOutcome]:
+    """Reset potential: CADC reads of the membrane clamped during the refractory period after
+    the first spike (leak at its highest code above a mid threshold: the neuron spikes at once;
+    refractory time at its longest code)."""
+    hw = ctx.hw
+    v_leak_hi = extreme_value(hw, "v_leak", high=True)
+    v_thr = 0.5 * (hw.parameters["v_reset"].range[1] + v_leak_hi)
+    ref_code = extreme_code(hw, "tau_refrac", high=True)
+    t_clamp = extreme_value(hw, "tau_refrac", high=True)
+    base = _firing_codes(ctx, ctx.targets.v_reset, v_thr, _clip_range(hw, "tau_mem", 10.0), None,
+                         {"tau_refrac": ref_code})
+    t_to = min(20.0, 0.5 * t_clamp)
+    t_from = min(2.0, 0.25 * t_to)
+    every = (t_to - t_from) / 9
+    dt = min(0.5, every / 2)
+    # no temporal noise reaches a clamped membrane: one trial is the whole truth
+    setup = ctx.setup("v_reset", Stimulus(), base, 1, t_to + dt, dt)
+
+    def measure(codes):
+        rec = ctx.runner.run(setup, codes)
+        return {"v_reset": M.clamped_potential(rec, t_from, t_to, every)}
+
+    return ctx.search(measure, ("v_reset",), wide=True)
+
+
+# --- 4. membrane time constant ------------------------------------------------------------------
+def calibrate_tau_mem(ctx: Context) -> dict[str, SearchOutcome]:
+    """Membrane time constant: a kick through a fast excitatory synapse (~8 rows at the largest
+    weight, synaptic time constant and input gain at their extreme codes) makes the neuron spike;
+    the membrane is clamped to a low reset potential for the refractory time (meanwhile the fast
+    synaptic current dies out) and then relaxes freely to the calibrated leak potential. The
+    relaxation is a pure exponential: AR(1) fit on the trial-averaged MADC trace."""
+    hw = ctx.hw
+    tau_t = ctx.targets.tau_mem
+    v_l = ctx.targets.v_leak
+    v_reset = ctx.low_potential
+    v_thr = v_l + 0.1
+    tau_fast = extreme_value(hw, "tau_syn_exc", high=False)
+    tau_ref = _clip_range(hw, "tau_refrac", max(2.0, 10 * tau_fast))
+    per_row = 63.0 * extreme_value(hw, "input_gain_exc", high=True) * tau_fast  # V per row (tau_fast << tau_mem)
+    rows = int(np.clip(np.ceil((v_thr - v_l + 0.2) / per_row), 1, max_stimulus_rows(hw, with_reference=False)))
+    stim = Stimulus(n_exc=rows, n_inh=rows)
+    # threshold 0.1 V above the leak potential, both calibrated: the relaxation never reaches it
+    base = ctx.base_codes(v_reset=ctx.code_near("v_reset", v_reset), v_thresh=ctx.code_near("v_thresh", v_thr),
+                          tau_refrac=ctx.nominal("tau_refrac", tau_ref),
+                          tau_syn_exc=extreme_code(hw, "tau_syn_exc", high=False),
+                          input_gain_exc=extreme_code(hw, "input_gain_exc", high=True))
+    dt = on_clock(min(max(tau_t / 50.0, 0.008), 0.5))
+    i_kick = int(np.ceil(1.0 / dt))
+    t_kick = on_clock(i_kick * dt - 0.008)
+    # window: from safely after the end of the clamp (spike latency < 0.5 µs; refractory time
+    # uncalibrated, +30 % is 5 sigma of its mismatch) over three target time constants
+    i0 = int(np.ceil((t_kick + 0.5 + 1.3 * tau_ref) / dt))
+    i1 = i0 + int(np.ceil(3 * tau_t / dt))
+    trials = _trials(ctx, 12)  # the relaxation is smaller than a PSP-free kick: a few more trials
+    events = [[(EXC, np.arange(rows), t_kick)] for _ in range(trials)]
+    setup = ctx.setup("tau_mem", stim, base, trials, (i1 + 1) * dt, dt, events)
+
+    def measure(codes):
+        rec = ctx.runner.run(setup, codes)
+        y = rec.madc().mean(axis=0)
+        baseline = y[:, 1:i_kick].mean(axis=1)
+        return {"tau_mem": M.tau_from_decay(y, rec.dt_us, baseline, i0, min(i1, rec.n_samples), 0.01)}
+
+    return ctx.search(measure, ("tau_mem",))
+
+
+# --- PSP stimulus shared by tau_syn and the input gains -----------------------------------------------
+@dataclass
+class _Psp:
+    """PSP stimulus of one receptor: weight code, row groups (one group per trial), trials per
+    group, and the sampling step and fit window (samples) its time constant asks for."""
+
+    pop: str
+    code: float
+    groups: list[np.ndarray]
+    reps: int
+    dt: float
+    tau_syn: float
+
+    @property
+    def trials(self) -> int:
+        return len(self.groups) * self.reps
+
+    @property
+    def rows(self) -> int:
+        return sum(len(g) for g in self.groups)
+
+
+def _psp_plan(ctx: Context, pop: str, rows: int, use_all: bool = True) -> _Psp:
+    """``rows`` stimulus rows at a weight code that gives a PSP of ~0.15 V at the targets; rows
+    split into groups (one group per trial) when all at once would drive the membrane out of
+    the MADC's range. ``use_all`` False: only as many rows as that PSP needs (at least
+    :data:`PSP_MIN_ROWS`), for measurements that need no averaging over synapses (fewer synapses
+    make every run cheaper)."""
+    t = ctx.targets
+    v_l = t.v_leak
+    headroom = (ctx.madc_hi - v_l) if pop == EXC else (v_l - ctx.madc_lo)
+    amplitude = min(0.15, 0.4 * headroom)
+    tau_s = t.get(f"tau_syn_{pop}")
+    gain = t.get(f"input_gain_{pop}")
+    tt = np.linspace(0, 8 * max(t.tau_mem, tau_s), 4000)[1:]
+    peak = float(M.kernel_p(tt, np.full_like(tt, t.tau_mem), np.full_like(tt, tau_s)).max())  # V per V/µs
+    w_group = amplitude / peak  # current jump per trial (V/µs)
+    if not use_all:
+        rows = int(np.clip(max(PSP_MIN_ROWS, np.ceil(w_group / (63.0 * gain))), 1, rows))
+    code = float(np.clip(np.floor(w_group / (rows * gain)), 1.0, 63.0))
+    per_group = int(np.clip(np.floor(w_group / (code * gain)), 1, rows))
+    n_groups = int(np.ceil(rows / per_group))
+    groups = [np.arange(g * rows // n_groups, (g + 1) * rows // n_groups) for g in range(n_groups)]
+    reps = max(1, int(round(_trials(ctx) / n_groups))) if ctx.runner.noisy else 1
+    # >= 50 samples per shortest time constant, <= ~600 samples over the 3-tau_syn window
+    dt = on_clock(min(max(min(tau_s, t.tau_mem) / PSP_SAMPLES_PER_TAU, 3 * tau_s / 600.0, 0.008), 0.5))
+    return _Psp(pop, code, groups, reps, dt, tau_s)
+
+
+def _psp_batches(ctx: Context, all_rows: bool = False) -> list[list[_Psp]]:
+    """Receptors measured in one run (rows shared between them) when their sampling needs are
+    close, else one run each; ``all_rows``: one run per receptor with every row (but the
+    reference row) of the hemisphere, for the most averaging over synapses."""
+    hw = ctx.hw
+    if all_rows:
+        rows = max_stimulus_rows(hw, receptors=1)
+        return [[_psp_plan(ctx, EXC, rows)], [_psp_plan(ctx, INH, rows)]]
+    rows = max_stimulus_rows(hw)
+    exc, inh = _psp_plan(ctx, EXC, rows, use_all=False), _psp_plan(ctx, INH, rows, use_all=False)
+    return [[exc, inh]] if 0.5 <= exc.dt / inh.dt <= 2.0 else [[exc], [inh]]
+
+
+@dataclass
+class _PspRun:
+    setup: Setup
+    plans: list[_Psp]
+    labels: list[tuple[str, int]]  # (receptor, group) of every trial
+    i_event: int
+    t_event: float
+
+    def window(self, plan: _Psp) -> int:
+        return int(np.ceil(3 * plan.tau_syn / self.setup.dt_us))
+
+    def trials_of(self, pop: str, group: int | None = None) -> np.ndarray:
+        return np.array([p == pop and (group is None or g == group) for p, g in self.labels])
+
+
+def _psp_run(ctx: Context, name: str, plans: list[_Psp], base: dict[str, np.ndarray]) -> _PspRun:
+    """One setup for the receptors of ``plans``: every group of rows ``reps`` times per receptor,
+    one event per trial at ~2 µs."""
+    by_pop = {p.pop: p for p in plans}
+    stim = Stimulus(n_exc=by_pop[EXC].rows if EXC in by_pop else 0, n_inh=by_pop[INH].rows if INH in by_pop else 0,
+                    code_exc=by_pop[EXC].code if EXC in by_pop else 63.0,
+                    code_inh=by_pop[INH].code if INH in by_pop else 63.0)
+    dt = on_clock(min(p.dt for p in plans))
+    i_event = int(np.ceil(2.0 / dt))
+    t_event = on_clock(i_event * dt - 0.008)
+    events, labels = [], []
+    for plan in plans:
+        for g, grp in enumerate(plan.groups):
+            for _ in range(plan.reps):
+                events.append([(plan.pop, grp, t_event)])
+                labels.append((plan.pop, g))
+    n_window = max(int(np.ceil(3 * p.tau_syn / dt)) for p in plans)
+    setup = ctx.setup(name, stim, base, len(events), (i_event + n_window + 2) * dt, dt, events)
+    return _PspRun(setup, plans, labels, i_event, t_event)
+
+
+def _event_delay(ctx: Context, run: _PspRun) -> float:
+    """Time from the (clock-floored) event to sample ``i_event`` (µs)."""
+    t_res = ctx.runner.t_res
+    t_ev = np.floor(run.t_event / t_res + 1e-9) * t_res if t_res > 0 else run.t_event
+    return run.i_event * run.setup.dt_us - t_ev
+
+
+def _measured(ctx: Context, name: str) -> np.ndarray:
+    """Best measured value of an already calibrated parameter per circuit (its target where the
+    measurement failed)."""
+    out = ctx.outcomes.get(name)
+    t = ctx.targets.get(name)
+    if out is None:
+        return np.full(ctx.n, t)
+    v = np.where(np.isfinite(out.estimate), out.estimate, out.achieved)
+    return np.where(np.isfinite(v) & (v > 0), v, t)
+
+
+# --- 5. synaptic time constants -----------------------------------------------------------------
+def calibrate_tau_syn(ctx: Context) -> dict[str, SearchOutcome]:
+    """Excitatory and inhibitory synaptic time constants (in one run when their time scales are
+    close): PSPs through many rows, membrane-differenced with each circuit's measured tau_mem
+    to the synaptic current, whose exponential decay is fitted; threshold out of reach."""
+    out = {}
+    base = ctx.base_codes(v_thresh=extreme_code(ctx.hw, "v_thresh", high=True))
+    tau_m = _measured(ctx, "tau_mem")
+    for plans in _psp_batches(ctx):
+        run = _psp_run(ctx, "tau_syn", plans, base)
+
+        def measure(codes, run=run):
+            rec = ctx.runner.run(run.setup, codes)
+            u = M.synaptic_current(rec.madc(), rec.dt_us, tau_m, run.i_event)
+            res = {}
+            for plan in run.plans:
+                n = run.window(plan)
+                sign = 1.0 if plan.pop == EXC else -1.0
+                uu = sign * u[run.trials_of(plan.pop), :, :n].mean(axis=0)
+                res[f"tau_syn_{plan.pop}"] = M.tau_from_current(uu, rec.dt_us, max(2, n // 2))
+            return res
+
+        out.update(ctx.search(measure, tuple(f"tau_syn_{p.pop}" for p in plans)))
+    return out
+
+
+# --- 6. refractory time -------------------------------------------------------------------------
+def calibrate_tau_refrac(ctx: Context) -> dict[str, SearchOutcome]:
+    """Refractory time: duration of the clamp after each spike (MADC, ~60 samples per target),
+    while the neuron fires regularly (leak at its highest code, fast membrane)."""
+    hw = ctx.hw
+    target = ctx.targets.tau_refrac
+    v_leak_hi = extreme_value(hw, "v_leak", high=True)
+    v_reset = ctx.low_potential
+    v_thr = v_reset + 0.5 * (v_leak_hi - v_reset)
+    tau_mem = _clip_range(hw, "tau_mem", 2.0)
+    base = _firing_codes(ctx, v_reset, v_thr, tau_mem, None)
+    climb = tau_mem * math.log((v_leak_hi - v_reset) / (v_leak_hi - v_thr))
+    # sampling: ~60 samples per refractory time (the clamp's end is refined between samples),
+    # at least the FPGA clock, at most 0.25 µs (the MADC itself samples every ~34 ns)
+    dt = float(np.clip(target / 60.0, 0.008, 0.25))
+    duration = max(20.0, 5 * (target + climb))
+    setup = ctx.setup("tau_refrac", Stimulus(), base, _trials(ctx, 2), duration, dt)
+
+    def measure(codes):
+        rec = ctx.runner.run(setup, codes)
+        return {"tau_refrac": M.refractory_from_clamps(rec, ctx.runner.t_res)}
+
+    return ctx.search(measure, ("tau_refrac",))
+
+
+# --- 7. synaptic input gains --------------------------------------------------------------------
+def calibrate_input_gain(ctx: Context) -> dict[str, SearchOutcome]:
+    """Excitatory and inhibitory input gains, one run per receptor: PSP amplitude (current jump
+    per weight code, summed over every row of the hemisphere but one, so per-synapse
+    deviations average out) from the
+    membrane-differenced traces and each circuit's measured tau_mem and tau_syn."""
+    out = {}
+    base = ctx.base_codes(v_thresh=extreme_code(ctx.hw, "v_thresh", high=True))
+    tau_m = _measured(ctx, "tau_mem")
+    for plans in _psp_batches(ctx, all_rows=True):
+        run = _psp_run(ctx, "input_gain", plans, base)
+        delta = _event_delay(ctx, run)
+
+        def measure(codes, run=run, delta=delta):
+            rec = ctx.runner.run(run.setup, codes)
+            u = M.synaptic_current(rec.madc(), rec.dt_us, tau_m, run.i_event)
+            res = {}
+            for plan in run.plans:
+                n = run.window(plan)
+                sign = 1.0 if plan.pop == EXC else -1.0
+                tau_s = _measured(ctx, f"tau_syn_{plan.pop}")
+                total = np.zeros(ctx.n)
+                for g in range(len(plan.groups)):
+                    uu = sign * u[run.trials_of(plan.pop, g), :, :n].mean(axis=0)
+                    total += M.current_amplitude(uu, rec.dt_us, tau_m, tau_s, delta)
+                res[f"input_gain_{plan.pop}"] = total / (plan.rows * plan.code)
+            return res
+
+        out.update(ctx.search(measure, tuple(f"input_gain_{p.pop}" for p in plans)))
+    return out
+
+
+#: the routines in calibration order: (stage label, parameters, routine)
+ROUTINES: tuple[tuple[str, tuple[str, ...], Callable[[Context], dict[str, SearchOutcome]]], ...] = (
+    ("leak potential", ("v_leak",), calibrate_v_leak),
+    ("threshold", ("v_thresh",), calibrate_v_thresh),
+    ("reset potential", ("v_reset",), calibrate_v_reset),
+    ("membrane time constant", ("tau_mem",), calibrate_tau_mem),
+    ("synaptic time constants", ("tau_syn_exc", "tau_syn_inh"), calibrate_tau_syn),
+    ("refractory time", ("tau_refrac",), calibrate_tau_refrac),
+    ("synaptic input gains", ("input_gain_exc", "input_gain_inh"), calibrate_input_gain),
+)

@@ -1,0 +1,125 @@
+"""``neuroemu evaluate MODEL.h5``: accuracy of a trained TTFS model on a backend (or the closed form)."""
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import numpy as np
+
+from neuroemu.cli import main
+from neuroemu.cli.output import emit, json_option
+from neuroemu.errors import NeuroemuError
+
+
+def _render(rep: dict[str, Any]) -> str:
+    where = rep["backend"] if rep["backend"] == "software" else (
+        f"{rep['backend']} ({rep['hardware']}, chip {rep['chip']}, {'calibrated' if rep['calibration'] else 'uncalibrated'})")
+    lines = [f"{rep['model']}: {rep['dataset']} {rep['split']} set, {rep['samples']} samples on {where}",
+             f"  accuracy {100 * rep['accuracy']:.2f} %   loss {rep['loss']:.4f}   no label spike: {rep['no_label_spike']}"
+             f"   ({rep['seconds']:.2f} s)"]
+    for key in ("plot", "raster"):
+        if rep.get(key):
+            lines.append(f"wrote {rep[key]}")
+    return "\n".join(lines)
+
+
+def _model_summary(path: str) -> dict[str, Any]:
+    from neuroemu.learning.model import load_model
+
+    return load_model(path).summary()
+
+
+def _model_render(rep: dict[str, Any]) -> str:
+    acc = rep["final_validation_accuracy"]
+    return (f"TTFS model: {rep['dataset']} {'-'.join(map(str, rep['layers']))}, training {rep['training_phases']} "
+            f"epochs {rep['epochs']}" + ("" if acc is None else f", final validation accuracy {100 * acc:.2f} %"))
+
+
+def _register_inspect() -> None:
+    from neuroemu.cli.inspect import SUMMARIES
+
+    SUMMARIES["model"] = (_model_summary, _model_render)
+
+
+_register_inspect()
+
+
+@main.command("evaluate")
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("--backend", "-b", default="emulator", show_default=True, help="emulator, brian2, or software (closed form).")
+@click.option("--chip", type=click.IntRange(min=0), default=0, show_default=True, help="Emulated chip seed.")
+@click.option("--hardware", "-H", default="bss2", show_default=True, help="Hardware config to compile for.")
+@click.option("--calibration", type=click.Path(dir_okay=False), default=None,
+              help="Calibration file (CAL.h5); it must be made for the model's neuron parameters.")
+@click.option("--calibrate", "calibrate_chip", is_flag=True,
+              help="Calibrate the emulated chip for the model's neuron parameters first (cached).")
+@click.option("--mode", type=click.Choice(["ideal", "as-deployed", "chip-replay"]), default=None,
+              help="Brian2 only: what to simulate (default ideal).")
+@click.option("--split", type=click.Choice(["test", "validation", "train"]), default="test", show_default=True)
+@click.option("--samples", type=click.IntRange(min=1), default=None, help="Use only the first N samples of the split.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Noise seed of the runs.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Confusion matrix plot (.png/.pdf).")
+@click.option("--raster", type=click.Path(dir_okay=False), default=None, help="Spike rasters of example samples.")
+@json_option
+def evaluate_cmd(model_path, backend, chip, hardware, calibration, calibrate_chip, mode, split, samples, seed, plot,
+                 raster, as_json) -> None:
+    """Accuracy of the trained model MODEL (from `neuroemu train`) on a backend."""
+    import dataclasses
+    import time
+
+    from neuroemu.learning.model import load_model
+    from neuroemu.learning.training import evaluate
+    from neuroemu.learning.ttfs import classify
+
+    model = load_model(model_path)
+    data = getattr(model.dataset_splits(), split)
+    if data is None:
+        raise NeuroemuError(f"data set '{model.dataset}' has no {split} split")
+    if samples is not None:
+        data = dataclasses.replace(data, x=data.x[:samples], y=data.y[:samples])
+    start = time.perf_counter()
+    if calibration and calibrate_chip:
+        raise NeuroemuError("give either --calibration or --calibrate, not both")
+    if backend == "software":
+        if calibration or calibrate_chip:
+            raise NeuroemuError("--calibration/--calibrate apply to a chip backend, not to --backend software")
+        ev = evaluate(model.network, data)
+    else:
+        from neuroemu.cli.run import make_backend
+        from neuroemu.learning.deploy import evaluate_on_backend
+
+        cal = None
+        if calibration:
+            from neuroemu.calibration import load_calibration
+
+            cal = load_calibration(calibration)
+        elif calibrate_chip:
+            from neuroemu.calibration import calibrate
+            from neuroemu.hardware import load_hardware
+            from neuroemu.learning.deploy import calibration_targets
+
+            hw = load_hardware(hardware)
+            cal = calibrate(hw, chip, calibration_targets(model, hw))
+            calibration = f"chip {chip} calibrated for the model ({cal.id})"
+        be = make_backend(backend, chip, mode)
+        ev = evaluate_on_backend(model, be, data, hardware, cal, seed=seed)
+    seconds = time.perf_counter() - start
+    pred = classify(ev.label_times)
+    from neuroemu.plotting.learning import confusion_matrix
+
+    conf = confusion_matrix(data.y, pred, len(model.class_names))
+    if plot:
+        from neuroemu.plotting.learning import plot_confusion
+
+        plot_confusion(conf, model.class_names, plot, title=f"{model.dataset} {split}: {100 * ev.accuracy:.1f} % ({backend})")
+    if raster:
+        from neuroemu.plotting.learning import plot_example_rasters
+
+        plot_example_rasters(data.x, ev.layer_times, model.layer_names, data.y, model.class_names, raster)
+    rep = {
+        "model": model_path, "dataset": model.dataset, "split": split, "samples": len(data), "backend": backend,
+        "hardware": hardware, "chip": chip, "calibration": calibration, "seed": seed, "accuracy": ev.accuracy,
+        "loss": ev.loss, "no_label_spike": int(np.sum(pred < 0)), "confusion": conf, "class_names": list(model.class_names),
+        "seconds": seconds, "plot": plot, "raster": raster,
+    }
+    emit(rep, as_json, _render)
