@@ -33,8 +33,10 @@ _DT_PER_TAU = 0.15
 _SPIKE_BUFFER = 4_000_000
 
 
-def _dense_rows(ptr: np.ndarray, tgt: np.ndarray) -> np.ndarray:
-    """First target of every CSR row whose targets are one contiguous ascending range, else -1."""
+def _dense_rows(ptr: np.ndarray, tgt: np.ndarray, w: np.ndarray, rec: np.ndarray) -> np.ndarray:
+    """First target of every CSR row whose targets are one contiguous ascending range and whose
+    weights carry their receptor in their sign (exc >= 0, inh <= 0), else -1. The kernel
+    delivers such rows as one SIMD pass over the signed weights (see dynamics.py)."""
     n_rows = len(ptr) - 1
     first = np.full(n_rows, -1, np.int64)
     lengths = np.diff(ptr)
@@ -44,6 +46,7 @@ def _dense_rows(ptr: np.ndarray, tgt: np.ndarray) -> np.ndarray:
     step_ok = np.ones(len(tgt), bool)
     step_ok[1:] = np.diff(tgt) == 1
     step_ok[ptr[rows]] = True  # the first synapse of a row starts its range
+    step_ok &= np.where(rec == 0, w >= 0.0, w <= 0.0)
     bad = np.add.reduceat(~step_ok, ptr[rows]) > 0
     first[rows[~bad]] = tgt[ptr[rows[~bad]]]
     return first
@@ -61,8 +64,6 @@ class _Plan:
     rec: np.ndarray
     w: np.ndarray
     dense_first: np.ndarray
-    w_exc: np.ndarray
-    w_inh: np.ndarray
     dt: float
     recurrent: bool  # some LIF neuron feeds another: a trial cannot be split by neurons
 
@@ -133,7 +134,7 @@ class EmulatorBackend(Backend):
         taus = np.concatenate([eff.tau_mem, eff.tau_syn_exc, eff.tau_syn_inh])
         plan = _Plan(
             ir=ir, chip=chip, hw=hw, eff=eff, imp=self.imperfections.effective(hw), ptr=ptr, tgt=tgt, rec=rec, w=w,
-            dense_first=_dense_rows(ptr, tgt), w_exc=np.where(rec == 0, w, 0.0), w_inh=np.where(rec == 1, w, 0.0),
+            dense_first=_dense_rows(ptr, tgt, w, rec),
             dt=self.dt_us or min(hw.timing.dt_us, float(taus.min()) * _DT_PER_TAU),
             recurrent=bool(np.any(net.lif_index()[syn.pre] >= 0)),
         )
@@ -152,10 +153,18 @@ class EmulatorBackend(Backend):
         ev_time = np.concatenate(times) if times else np.zeros(0)
         ev_node = np.concatenate(nodes).astype(np.int32) if nodes else np.zeros(0, np.int32)
         ev_trial = np.concatenate(trial_of) if trial_of else np.zeros(0, np.int64)
+        ticks = None
         if t_res > 0:
-            ev_time = np.floor(ev_time / t_res) * t_res  # FPGA playback on its clock
+            ticks = np.floor(ev_time / t_res)
+            ev_time = ticks * t_res  # FPGA playback on its clock
         if len(times) > 1:  # one population's trains are already sorted by (trial, time)
-            order = np.lexsort((ev_node, ev_time, ev_trial))
+            n_ticks = float(ticks.max(initial=0.0)) + 1.0 if ticks is not None else 0.0
+            if ticks is not None and trials * n_ticks * net.n_nodes < 2.0**62:
+                # one integer key (trial, clock tick, node): a single argsort instead of lexsort
+                key = (ev_trial * int(n_ticks) + ticks.astype(np.int64)) * net.n_nodes + ev_node
+                order = np.argsort(key)
+            else:
+                order = np.lexsort((ev_node, ev_time, ev_trial))
             ev_time, ev_node, ev_trial = ev_time[order], ev_node[order], ev_trial[order]
         return ev_time, ev_node, np.searchsorted(ev_trial, np.arange(trials + 1)).astype(np.int64)
 
@@ -181,7 +190,7 @@ class EmulatorBackend(Backend):
         args_before = (int(seed), eff.v_leak, eff.v_reset, eff.v_thresh, eff.tau_mem, eff.tau_syn_exc, eff.tau_syn_inh,
                        eff.tau_refrac, eff.dead, float(imp["membrane_noise_V"]), float(imp["threshold_jitter_V"]),
                        float(imp["spike_time_jitter_us"]), float(t_res), plan.ptr, plan.tgt, plan.rec, plan.w,
-                       plan.dense_first, plan.w_exc, plan.w_inh, net.lif_nodes.astype(np.int64))
+                       plan.dense_first, net.lif_nodes.astype(np.int64))
         args_after = (ev_time, ev_node, n_steps, float(dt), rec_idx, rec_every)
         # few trials and no LIF -> LIF synapses: split each trial into neuron ranges across threads
         chunks = 1
@@ -190,52 +199,71 @@ class EmulatorBackend(Backend):
             chunks = max(1, min(threads // trials, net.n_lif // 32))
         bounds = np.linspace(0, net.n_lif, chunks + 1).astype(np.int64)
         todo = np.arange(trials, dtype=np.int64)
-        spikes_t: list[np.ndarray] = [np.zeros(0)] * trials
-        spikes_n: list[np.ndarray] = [np.zeros(0, np.int32)] * trials
+        got_t: list[np.ndarray] = []  # spikes of finished trials: times (µs), LIF indices, trials
+        got_n: list[np.ndarray] = []
+        got_trial: list[np.ndarray] = []
         while len(todo):
             job_trial = np.repeat(todo, chunks)
             job_lo = np.tile(bounds[:-1], len(todo))
             job_hi = np.tile(bounds[1:], len(todo))
             n_jobs = len(job_trial)
-            out_time = np.zeros((n_jobs, cap))
-            out_neuron = np.zeros((n_jobs, cap), np.int32)
+            out_time = np.empty((n_jobs, cap))  # the kernel writes the first out_count entries
+            out_neuron = np.empty((n_jobs, cap), np.int32)
             out_count = np.zeros(n_jobs, np.int64)
             tr = np.zeros((n_jobs,) + traces.shape[1:])
             simulate(*args_before, job_trial, job_lo, job_hi, ev_ptr[job_trial], ev_ptr[job_trial + 1], *args_after,
                      out_time, out_neuron, out_count, tr)
             ok_job = (out_count <= cap).reshape(len(todo), chunks)
             ok = ok_job.all(axis=1)
-            for i in np.flatnonzero(ok):
-                jobs = range(i * chunks, (i + 1) * chunks)
-                t_ = np.concatenate([out_time[j, :out_count[j]] for j in jobs])
-                n_ = np.concatenate([out_neuron[j, :out_count[j]] for j in jobs])
-                if chunks > 1:
+            if chunks == 1:  # whole trials: each job's spikes are sorted, gather them at once
+                sel = np.flatnonzero(ok)
+                counts = out_count[sel]
+                filled = np.arange(cap)[None, :] < counts[:, None]
+                if len(sel) == n_jobs:
+                    got_t.append(out_time[filled])
+                    got_n.append(out_neuron[filled])
+                else:
+                    got_t.append(out_time[sel][filled])
+                    got_n.append(out_neuron[sel][filled])
+                got_trial.append(np.repeat(todo[sel].astype(np.int32), counts))
+                traces[todo[sel]] = tr[sel]
+            else:
+                for i in np.flatnonzero(ok):
+                    jobs = range(i * chunks, (i + 1) * chunks)
+                    t_ = np.concatenate([out_time[j, :out_count[j]] for j in jobs])
+                    n_ = np.concatenate([out_neuron[j, :out_count[j]] for j in jobs])
                     order = np.lexsort((n_, t_))
-                    t_, n_ = t_[order], n_[order]
-                spikes_t[todo[i]], spikes_n[todo[i]] = t_, n_
-                traces[todo[i]] = tr[i * chunks:(i + 1) * chunks].sum(axis=0)  # disjoint neuron rows
+                    got_t.append(t_[order])
+                    got_n.append(n_[order])
+                    got_trial.append(np.full(len(t_), todo[i], np.int32))
+                    traces[todo[i]] = tr[i * chunks:(i + 1) * chunks].sum(axis=0)  # disjoint neuron rows
             todo = todo[~ok]
             cap = int(out_count.max(initial=0)) + 16
+        t_us = np.concatenate(got_t) if got_t else np.zeros(0)
+        nrn = np.concatenate(got_n) if got_n else np.zeros(0, np.int32)
+        trial = np.concatenate(got_trial) if got_trial else np.zeros(0, np.int32)
+        if len(got_t) > 1:  # trials finished in several passes: order by trial
+            order = np.argsort(trial, kind="stable")
+            t_us, nrn, trial = t_us[order], nrn[order], trial[order]
         wall = time.perf_counter() - start
-        return self._result(ir, hw, plan.chip, spikes_t, spikes_n, traces, rec_nodes, n_samples, rec_every, dt,
+        return self._result(ir, hw, plan.chip, t_us, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
                             duration, trials, seed, wall, imp)
 
-    def _result(self, ir, hw, chip, spikes_t, spikes_n, traces, rec_nodes, n_samples, rec_every, dt,
+    def _result(self, ir, hw, chip, t_us, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
                 duration, trials, seed, wall, imp) -> Result:
+        """Result from the spikes of all trials (times in µs, LIF indices, trials; sorted by
+        trial, then time, then neuron)."""
         net = ir.network
-        lif_pop = np.repeat(np.arange(len(net.lif_populations())), [p.size for p in net.lif_populations()])
-        t_us = np.concatenate(spikes_t)
-        nrn = np.concatenate(spikes_n)
-        trial = np.repeat(np.arange(trials), [len(x) for x in spikes_t])
         t_ms = np.asarray(hw.bio_time_ms(t_us), float)
         # drop spikes past the end (interpolated crossings land inside the last step)
         inside = t_ms <= duration
-        t_ms, nrn, trial = t_ms[inside], nrn[inside], trial[inside]
+        if not inside.all():
+            t_ms, nrn, trial = t_ms[inside], nrn[inside], trial[inside]
         pops = {}
         for i, p in enumerate(net.lif_populations()):
             if p.name not in net.record_spikes:
                 continue
-            sel = lif_pop[nrn] == i
+            sel = (nrn >= p.lif_first) & (nrn < p.lif_first + p.size)
             pops[p.name] = make_population_spikes(
                 SpikeTrains(t_ms[sel], nrn[sel] - p.lif_first, trial[sel], p.size, trials), hw.timing.speedup)
         tr = None

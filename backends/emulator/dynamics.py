@@ -28,10 +28,41 @@ import math
 
 import numba as nb
 import numpy as np
+from llvmlite import ir as llvm_ir
+from numba.extending import intrinsic
 
-from neuroemu.backends.emulator.random import approx_normal, mix32, normal, stream_key
+from neuroemu.backends.emulator.random import _GOLD, _M1, _M2, _SQRT3, approx_normal, mix32, normal, stream_key
 
 _STREAM_MEMBRANE, _STREAM_THRESHOLD, _STREAM_JITTER = 1, 2, 3
+
+
+@intrinsic
+def _fmix32_byte_sum(typingctx, key, hashed_counter):
+    """Sum of the four bytes of ``mix32(key ^ hashed_counter)`` (both uint32), in 32-bit
+    integer arithmetic so that a loop over neurons vectorizes (numba widens uint32 products
+    to 64 bits, which AVX2 cannot multiply in SIMD). With ``hashed_counter = mix32(counter *
+    _GOLD)``, ``((sum + 2) / 256 - 2) * sqrt(3)`` is bit for bit
+    :func:`neuroemu.backends.emulator.random.approx_normal` ``(key, counter)``."""
+    if key != nb.types.uint32 or hashed_counter != nb.types.uint32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i32 = llvm_ir.IntType(32)
+
+        def c(x):
+            return llvm_ir.Constant(i32, x)
+
+        x = builder.xor(args[0], args[1])
+        x = builder.xor(x, builder.lshr(x, c(16)))
+        x = builder.mul(x, c(_M1))
+        x = builder.xor(x, builder.lshr(x, c(13)))
+        x = builder.mul(x, c(_M2))
+        x = builder.xor(x, builder.lshr(x, c(16)))
+        total = builder.add(builder.and_(x, c(0xFF)), builder.and_(builder.lshr(x, c(8)), c(0xFF)))
+        total = builder.add(total, builder.and_(builder.lshr(x, c(16)), c(0xFF)))
+        return builder.add(total, builder.lshr(x, c(24)))
+
+    return nb.types.int32(nb.types.uint32, nb.types.uint32), codegen
 
 
 @nb.njit(inline="always", cache=True)
@@ -47,9 +78,9 @@ def kernel_p(h: float, inv_tm: float, inv_ts: float) -> float:
 
 
 @nb.njit(inline="always", cache=True)
-def _hermite_root(f0: float, f1: float, d0h: float, d1h: float) -> float:
-    """Root in [0, 1] of the cubic Hermite interpolant with values f0 < 0 <= f1 and scaled
-    end derivatives d0h, d1h (derivative x interval length)."""
+def _hermite_root(f0: float, f1: float, d0h: float, d1h: float, tol: float) -> float:
+    """Root in [0, 1] (to ``tol``) of the cubic Hermite interpolant with values f0 < 0 <= f1 and
+    scaled end derivatives d0h, d1h (derivative x interval length)."""
     lo, hi = 0.0, 1.0
     x = f0 / (f0 - f1)  # linear guess
     for _ in range(30):
@@ -64,103 +95,180 @@ def _hermite_root(f0: float, f1: float, d0h: float, d1h: float) -> float:
         xn = x - p / dp if dp != 0.0 else 0.5 * (lo + hi)
         if not (lo < xn < hi):
             xn = 0.5 * (lo + hi)
-        if abs(xn - x) < 1e-13 or hi - lo < 1e-13:
+        if abs(xn - x) < tol or hi - lo < tol:
             return xn
         x = xn
     return x
 
 
 @nb.njit(inline="always", cache=True)
-def _deliver(node, u, ptr, tgt, rec, w, dense_first, w_exc, w_inh, ae0, ae1, ae2, ai0, ai1, ai2, lo, hi, k_lo):
-    """Add the event moments (sum w, sum w u, sum w u^2) of one presynaptic event to its targets
-    among the neurons [k_lo, k_lo + len(ae0)) this job simulates (accumulators are indexed
-    locally); returns the local range [lo, hi) touched so far this step.
+def _p_from(x: float, em: float, es: float, d: float) -> float:
+    """:func:`kernel_p` at x from em = e^{-x/tau_m}, es = e^{-x/tau_s} and d = 1/tau_s - 1/tau_m:
+    (em - es) / d, or its series where the difference would cancel (relative error < 1e-13)."""
+    y = x * d
+    if abs(y) < 1e-2:
+        return x * em * (1.0 - y * (0.5 - y * (1.0 / 6.0 - y * (1.0 / 24.0 - y * (1.0 / 120.0 - y * (1.0 / 720.0))))))
+    return (em - es) / d
 
-    Rows whose targets are one contiguous range (dense layers) use split exc/inh weights and a
-    branch-free loop the compiler vectorizes; other rows scatter."""
+
+@nb.njit(inline="always", cache=True)
+def _free(x, v, a, b, inv_tm, inv_te, inv_ti):
+    """State after x µs (x < 0: before) of free evolution from (V = v, I_exc = a, I_inh = b):
+    (V, dV/dt, I_exc, I_inh). Three exp calls."""
+    em = math.exp(-x * inv_tm)
+    ee = math.exp(-x * inv_te)
+    ei = math.exp(-x * inv_ti)
+    ax = a * ee
+    bx = b * ei
+    vx = v * em + _p_from(x, em, ee, inv_te - inv_tm) * a + _p_from(x, em, ei, inv_ti - inv_tm) * b
+    return vx, -vx * inv_tm + ax + bx, ax, bx
+
+
+@nb.njit(inline="always", cache=True)
+def _add_scatter(node, u, ptr, tgt, rec, w, v, ie, ii, c2e, c2i, inv_te, inv_ti, ke2, ki2, k_lo):
+    """Add one event of a row with scattered targets, ``u`` µs before the step end, to the
+    end-of-step state of its targets among this job's neurons (second-order moments)."""
     uu = u * u
-    k0 = dense_first[node]
-    j0 = ptr[node]
-    m = ptr[node + 1] - j0
-    n = ae0.shape[0]
-    if k0 >= 0:  # one loop per accumulator: two pointers each, so LLVM vectorizes them
-        ks = max(k0, k_lo)
-        ke = min(k0 + m, k_lo + n)
-        if ks >= ke:
-            return lo, hi
-        for acc, src, f in ((ae0, w_exc, 1.0), (ae1, w_exc, u), (ae2, w_exc, uu),
-                            (ai0, w_inh, 1.0), (ai1, w_inh, u), (ai2, w_inh, uu)):
-            a = acc[ks - k_lo:ke - k_lo]
-            b = src[j0 + ks - k0:j0 + ke - k0]
-            for q in range(ke - ks):
-                a[q] += b[q] * f
-        return min(lo, ks - k_lo), max(hi, ke - k_lo)
-    for j in range(j0, j0 + m):
+    n = v.shape[0]
+    for j in range(ptr[node], ptr[node + 1]):
         k = tgt[j] - k_lo
         if k < 0 or k >= n:
             continue
         wj = w[j]
         if rec[j] == 0:
-            ae0[k] += wj
-            ae1[k] += wj * u
-            ae2[k] += wj * uu
+            v[k] += wj * (u - uu * c2e[k])
+            ie[k] += wj * (1.0 - u * inv_te[k] + uu * ke2[k])
         else:
-            ai0[k] += wj
-            ai1[k] += wj * u
-            ai2[k] += wj * uu
-        lo = min(lo, k)
-        hi = max(hi, k + 1)
-    return lo, hi
+            v[k] += wj * (u - uu * c2i[k])
+            ii[k] += wj * (1.0 - u * inv_ti[k] + uu * ki2[k])
+
+
+@nb.njit(cache=True)
+def _add_dense(gj, gu, ng, k0, m, w, zero, v, ie, ii, c2e, c2i, inv_te, inv_ti, ke2, ki2, k_lo):
+    """Add ``ng`` (1-4) events of rows that all target the contiguous range [k0, k0 + m), the
+    i-th starting at synapse ``gj[i]``, ``gu[i]`` µs before the step end, to the end-of-step
+    state: one branch-free pass over the targets (SIMD) sums the events' moments in registers.
+    The receptor of a dense row's synapse is the sign of its weight (exc >= 0, inh <= 0)."""
+    n = v.shape[0]
+    ks = max(k0, k_lo)
+    ke = min(k0 + m, k_lo + n)
+    if ks >= ke:
+        return
+    length = ke - ks
+    o = ks - k0
+    a, b = ks - k_lo, ke - k_lo
+    vv, ee, ei = v[a:b], ie[a:b], ii[a:b]
+    ce, ci, te, ti, qe, qi = c2e[a:b], c2i[a:b], inv_te[a:b], inv_ti[a:b], ke2[a:b], ki2[a:b]
+    u1 = gu[0]
+    x1 = w[gj[0] + o:gj[0] + o + length]
+    if ng == 1:
+        p1 = u1 * u1
+        for q in range(length):
+            we, wi = max(x1[q], 0.0), min(x1[q], 0.0)
+            s1e, s1i = we * u1, wi * u1
+            s2e, s2i = we * p1, wi * p1
+            vv[q] += s1e - s2e * ce[q] + s1i - s2i * ci[q]
+            ee[q] += we - s1e * te[q] + s2e * qe[q]
+            ei[q] += wi - s1i * ti[q] + s2i * qi[q]
+        return
+    u2 = gu[1]
+    x2 = w[gj[1] + o:gj[1] + o + length]
+    if ng == 2:
+        p1, p2 = u1 * u1, u2 * u2
+        for q in range(length):
+            e1, e2 = max(x1[q], 0.0), max(x2[q], 0.0)
+            i1, i2 = min(x1[q], 0.0), min(x2[q], 0.0)
+            s0e, s0i = e1 + e2, i1 + i2
+            s1e, s1i = e1 * u1 + e2 * u2, i1 * u1 + i2 * u2
+            s2e, s2i = e1 * p1 + e2 * p2, i1 * p1 + i2 * p2
+            vv[q] += s1e - s2e * ce[q] + s1i - s2i * ci[q]
+            ee[q] += s0e - s1e * te[q] + s2e * qe[q]
+            ei[q] += s0i - s1i * ti[q] + s2i * qi[q]
+        return
+    u3 = gu[2]
+    x3 = w[gj[2] + o:gj[2] + o + length]
+    if ng == 3:  # a fourth event of weight 0
+        u4 = 0.0
+        x4 = zero[:length]
+    else:
+        u4 = gu[3]
+        x4 = w[gj[3] + o:gj[3] + o + length]
+    p1, p2, p3, p4 = u1 * u1, u2 * u2, u3 * u3, u4 * u4
+    for q in range(length):
+        e1, e2, e3, e4 = max(x1[q], 0.0), max(x2[q], 0.0), max(x3[q], 0.0), max(x4[q], 0.0)
+        i1, i2, i3, i4 = min(x1[q], 0.0), min(x2[q], 0.0), min(x3[q], 0.0), min(x4[q], 0.0)
+        s0e, s0i = (e1 + e2) + (e3 + e4), (i1 + i2) + (i3 + i4)
+        s1e, s1i = (e1 * u1 + e2 * u2) + (e3 * u3 + e4 * u4), (i1 * u1 + i2 * u2) + (i3 * u3 + i4 * u4)
+        s2e, s2i = (e1 * p1 + e2 * p2) + (e3 * p3 + e4 * p4), (i1 * p1 + i2 * p2) + (i3 * p3 + i4 * p4)
+        vv[q] += s1e - s2e * ce[q] + s1i - s2i * ci[q]
+        ee[q] += s0e - s1e * te[q] + s2e * qe[q]
+        ei[q] += s0i - s1i * ti[q] + s2i * qi[q]
+
+
+@nb.njit(inline="always", cache=True)
+def _push(node, u, ng, gk0, gm, gj, gu, ptr, tgt, rec, w, dense_first, zero, v, ie, ii, c2e, c2i,
+          inv_te, inv_ti, ke2, ki2, k_lo):
+    """Deliver one event (``u`` µs before the step end): rows with scattered targets at once,
+    dense rows grouped (up to 4 consecutive events onto the same range) for :func:`_add_dense`.
+    Returns the pending group (size, range start, range length)."""
+    k0 = dense_first[node]
+    if k0 < 0:
+        _add_scatter(node, u, ptr, tgt, rec, w, v, ie, ii, c2e, c2i, inv_te, inv_ti, ke2, ki2, k_lo)
+        return ng, gk0, gm
+    m = ptr[node + 1] - ptr[node]
+    if ng > 0 and (k0 != gk0 or m != gm):
+        _add_dense(gj, gu, ng, gk0, gm, w, zero, v, ie, ii, c2e, c2i, inv_te, inv_ti, ke2, ki2, k_lo)
+        ng = 0
+    gj[ng] = ptr[node]
+    gu[ng] = u
+    ng += 1
+    if ng == 4:
+        _add_dense(gj, gu, ng, k0, m, w, zero, v, ie, ii, c2e, c2i, inv_te, inv_ti, ke2, ki2, k_lo)
+        ng = 0
+    return ng, k0, m
 
 
 @nb.njit(inline="always", cache=True)
 def _restart(k, r, v_reset_rel, ie, ii, inv_tm, inv_te, inv_ti) -> tuple[float, float]:
     """V at the end of a step whose last ``r`` µs follow the end of a refractory period, and
     dV/dt at that restart. ``ie/ii`` hold the currents at the step end."""
-    a = ie[k] * math.exp(r * inv_te[k])
-    b = ii[k] * math.exp(r * inv_ti[k])
-    v_end = (v_reset_rel[k] * math.exp(-r * inv_tm[k]) + kernel_p(r, inv_tm[k], inv_te[k]) * a
-             + kernel_p(r, inv_tm[k], inv_ti[k]) * b)
+    em = math.exp(-r * inv_tm[k])
+    ee = math.exp(-r * inv_te[k])
+    ei = math.exp(-r * inv_ti[k])
+    a = ie[k] / ee
+    b = ii[k] / ei
+    v_end = (v_reset_rel[k] * em + _p_from(r, em, ee, inv_te[k] - inv_tm[k]) * a
+             + _p_from(r, em, ei, inv_ti[k] - inv_tm[k]) * b)
     return v_end, -v_reset_rel[k] * inv_tm[k] + a + b
-
-
-@nb.njit(inline="always", cache=True)
-def _v_free(x, v, a, b, inv_tm, inv_te, inv_ti) -> float:
-    """V after x µs of free evolution from (v, I_exc = a, I_inh = b)."""
-    return v * math.exp(-x * inv_tm) + kernel_p(x, inv_tm, inv_te) * a + kernel_p(x, inv_tm, inv_ti) * b
-
-
-@nb.njit(inline="always", cache=True)
-def _v_dv(x, v, a, b, inv_tm, inv_te, inv_ti):
-    """(V, dV/dt) after x µs of free evolution from (v, a, b): 3 exp + 2 expm1."""
-    em = math.exp(-x * inv_tm)
-    ee = math.exp(-x * inv_te)
-    ei = math.exp(-x * inv_ti)
-    de = inv_te - inv_tm
-    di = inv_ti - inv_tm
-    pe_ = x * em if abs(x * de) < 1e-6 else em * (-math.expm1(-x * de)) / de
-    pi_ = x * em if abs(x * di) < 1e-6 else em * (-math.expm1(-x * di)) / di
-    vx = v * em + pe_ * a + pi_ * b
-    return vx, -vx * inv_tm + a * ee + b * ei
 
 
 @nb.njit(cache=True)
 def _segment_root(v, a, b, thr, h, vh, dvh, inv_tm, inv_te, inv_ti) -> float:
     """First x in (0, h] with V(x) = thr on a free segment from (v, a, b) below threshold to
     V(h) = vh >= thr (dV/dt = dvh there): Newton on the exact trajectory from the cubic
-    Hermite estimate, safeguarded by the bracket. One or two iterations usually suffice."""
+    Hermite estimate, safeguarded by the bracket. Stops when the Newton step's predicted error
+    (V''/2V') dx^2 is below 1e-12 (1 + h) µs: usually after one iteration."""
     dv0 = -v * inv_tm + a + b
-    x = h * _hermite_root(v - thr, vh - thr, dv0 * h, dvh * h)
+    x = h * _hermite_root(v - thr, vh - thr, dv0 * h, dvh * h, 1e-9)  # a start for Newton
     lo, hi = 0.0, h
+    tol = 1e-12 * (1.0 + h)
     for _ in range(40):
-        vx, df = _v_dv(x, v, a, b, inv_tm, inv_te, inv_ti)
+        vx, df, ax, bx = _free(x, v, a, b, inv_tm, inv_te, inv_ti)
         f = vx - thr
         if f >= 0.0:
             hi = x
         else:
             lo = x
-        xn = x - f / df if df > 0.0 else 0.5 * (lo + hi)
-        if not (lo < xn < hi):
+        if df > 0.0:
+            dx = -f / df
+            xn = x + dx
+            if lo <= xn <= hi:
+                d2 = -df * inv_tm - ax * inv_te - bx * inv_ti
+                if abs(d2) * dx * dx <= 2.0 * tol * df:
+                    return xn
+            else:
+                xn = 0.5 * (lo + hi)
+        else:
             xn = 0.5 * (lo + hi)
         if abs(xn - x) < 1e-11 * (1.0 + h):
             return xn
@@ -185,82 +293,98 @@ def _synapse_index(node, k, ptr, tgt, dense_first) -> int:
 
 
 @nb.njit(cache=True)
-def _last_event(k, t0, ev_time, ev_node, e_lo, e_hi, ptr, tgt, dense_first) -> float:
-    """Time of the last input event onto neuron k inside this step (t0 if none)."""
-    t_last = t0
+def _step_events(ev_time, ev_node, e_lo, e_hi, prev_idx, prev_t, nprev, lif_node, ptr, l_time, l_node) -> int:
+    """This step's delivered events into ``l_time/l_node``, sorted by time: input events
+    ``e_lo:e_hi`` (already sorted) and the previous step's on-chip spikes that have targets
+    (inserted after input events at equal times). Returns their number."""
+    m = 0
     for q in range(e_lo, e_hi):
-        if ev_time[q] > t_last and _synapse_index(ev_node[q], k, ptr, tgt, dense_first) >= 0:
-            t_last = ev_time[q]
-    return t_last
+        l_time[m] = ev_time[q]
+        l_node[m] = ev_node[q]
+        m += 1
+    for q in range(nprev):
+        node = lif_node[prev_idx[q]]
+        if ptr[node + 1] == ptr[node]:
+            continue
+        tq = prev_t[q]
+        j = m
+        while j > 0 and l_time[j - 1] > tq:
+            l_time[j] = l_time[j - 1]
+            l_node[j] = l_node[j - 1]
+            j -= 1
+        l_time[j] = tq
+        l_node[j] = node
+        m += 1
+    return m
+
+
+@nb.njit(inline="always", cache=True)
+def _weights_onto(node, k, ptr, tgt, rec, w, dense_first) -> tuple[float, float]:
+    """Summed (exc, inh) weights of the synapses node -> k (0, 0 if none). A dense row's
+    receptor is its weight's sign; other rows may hold several synapses onto k (multapses)."""
+    j = _synapse_index(node, k, ptr, tgt, dense_first)
+    if j < 0:
+        return 0.0, 0.0
+    if dense_first[node] >= 0:
+        return max(w[j], 0.0), min(w[j], 0.0)
+    we, wi = 0.0, 0.0
+    while j < ptr[node + 1] and tgt[j] == k:
+        if rec[j] == 0:
+            we += w[j]
+        else:
+            wi += w[j]
+        j += 1
+    return we, wi
 
 
 @nb.njit(cache=True)
-def _exact_crossing(k, t0, t1, thr, v0, a0, b0, inv_tm, inv_te, inv_ti, ev_time, ev_node, e_lo, e_hi,
-                    prev_idx, prev_t, nprev, lif_node, ptr, tgt, rec, w, dense_first, buf_t, buf_w, buf_r) -> float:
-    """Exact first threshold crossing of neuron k in [t0, t1), replaying this step's events one by one.
+def _exact_crossing(k, t0, t1, thr, v0, a0, b0, inv_tm, inv_te, inv_ti, l_time, l_node, m, ptr, tgt, rec, w,
+                    dense_first) -> float:
+    """Exact first threshold crossing of neuron k in [t0, t1), replaying this step's events
+    (``l_time/l_node[:m]``, sorted by time) one by one.
 
     Start state (v0, a0, b0) at t0 excludes the step's events. Returns -1 if there is none
     (e.g. membrane noise, added at the step end, made the crossing)."""
-    m = 0
-    for src in range(2):
-        count = e_hi - e_lo if src == 0 else nprev
-        for q in range(count):
-            if src == 0:
-                node, te = ev_node[e_lo + q], ev_time[e_lo + q]
-            else:
-                node, te = lif_node[prev_idx[q]], prev_t[q]
-            j = _synapse_index(node, k, ptr, tgt, dense_first)
-            if j < 0:
-                continue
-            while j < ptr[node + 1] and tgt[j] == k:  # multapses follow each other
-                if te <= t0:  # spike of the previous step: already decaying at t0
-                    x = t0 - te
-                    if rec[j] == 0:
-                        v0 += w[j] * kernel_p(x, inv_tm, inv_te)
-                        a0 += w[j] * math.exp(-x * inv_te)
-                    else:
-                        v0 += w[j] * kernel_p(x, inv_tm, inv_ti)
-                        b0 += w[j] * math.exp(-x * inv_ti)
-                elif m < buf_t.shape[0]:
-                    buf_t[m], buf_w[m], buf_r[m] = te, w[j], rec[j]
-                    m += 1
-                j += 1
-    # insertion sort of the (few) in-step events by time
-    for i in range(1, m):
-        tt, ww, rr = buf_t[i], buf_w[i], buf_r[i]
-        j = i - 1
-        while j >= 0 and buf_t[j] > tt:
-            buf_t[j + 1], buf_w[j + 1], buf_r[j + 1] = buf_t[j], buf_w[j], buf_r[j]
-            j -= 1
-        buf_t[j + 1], buf_w[j + 1], buf_r[j + 1] = tt, ww, rr
+    i = 0
+    while i < m and l_time[i] <= t0:  # spikes of the previous step: already decaying at t0
+        we, wi = _weights_onto(l_node[i], k, ptr, tgt, rec, w, dense_first)
+        if we != 0.0 or wi != 0.0:
+            x = t0 - l_time[i]
+            v0 += we * kernel_p(x, inv_tm, inv_te) + wi * kernel_p(x, inv_tm, inv_ti)
+            a0 += we * math.exp(-x * inv_te)
+            b0 += wi * math.exp(-x * inv_ti)
+        i += 1
+    if v0 >= thr:
+        return t0
     ta = t0
     v, a, b = v0, a0, b0
-    if v >= thr:
-        return t0
-    for i in range(m + 1):
-        tb = buf_t[i] if i < m else t1
+    while True:
+        we, wi = 0.0, 0.0
+        while i < m:  # the next event onto k
+            we, wi = _weights_onto(l_node[i], k, ptr, tgt, rec, w, dense_first)
+            if we != 0.0 or wi != 0.0:
+                break
+            i += 1
+        tb = l_time[i] if i < m else t1
         h = tb - ta
         if h > 0.0:
-            vb, dvb = _v_dv(h, v, a, b, inv_tm, inv_te, inv_ti)
+            vb, dvb, ab, bb = _free(h, v, a, b, inv_tm, inv_te, inv_ti)
             if vb >= thr:
                 return ta + _segment_root(v, a, b, thr, h, vb, dvb, inv_tm, inv_te, inv_ti)
-            a *= math.exp(-h * inv_te)
-            b *= math.exp(-h * inv_ti)
-            v = vb
+            v, a, b = vb, ab, bb
             ta = tb
-        if i < m:
-            if buf_r[i] == 0:
-                a += buf_w[i]
-            else:
-                b += buf_w[i]
-    return -1.0
+        if i >= m:
+            return -1.0
+        a += we
+        b += wi
+        i += 1
 
 
 @nb.njit(cache=True, error_model="numpy")
 def _run_trial(
     trial, k_lo, n_total, seed, v_leak, v_reset_rel, thr_rel, tau_ref, dead, inv_tm, inv_te, inv_ti, pmm, pe, pi, p_e, p_i,
-    c2e, c2i, ke2, ki2, noise_step, sigma_thr, jitter_us, t_res, ptr, tgt, rec, w, dense_first, w_exc, w_inh, lif_node,
-    ev_time, ev_node, e_start, e_end, n_steps, dt, rec_idx, rec_every, out_time, out_neuron, traces, max_in,
+    c2e, c2i, ke2, ki2, noise_step, sigma_thr, jitter_us, t_res, ptr, tgt, rec, w, dense_first, lif_node,
+    ev_time, ev_node, e_start, e_end, n_steps, dt, rec_idx, rec_every, out_time, out_neuron, traces, max_row,
 ) -> int:
     # neuron arrays are this job's slice [k_lo, k_lo + n) of all LIF neurons; k is local here,
     # k + k_lo global (synapse targets, random draws and recorded neurons are global)
@@ -268,20 +392,11 @@ def _run_trial(
     v = np.zeros(n)
     ie = np.zeros(n)
     ii = np.zeros(n)
-    vprev = np.zeros(n)
+    vprev = np.zeros(n)  # state at the step start (the other buffer; swapped every step)
     iprev_e = np.zeros(n)
     iprev_i = np.zeros(n)
-    d0 = np.zeros(n)
-    nz = np.zeros(n)  # this step's membrane-noise increment (to recover the noiseless end state)
-    had = np.zeros(n, np.uint8)
-    a0 = np.zeros(n)  # event moments of the step: exc sum w, sum w u, sum w u^2; then inh
-    a1 = np.zeros(n)
-    a2 = np.zeros(n)
-    b0 = np.zeros(n)
-    b1 = np.zeros(n)
-    b2 = np.zeros(n)
     refr = np.full(n, -np.inf)
-    flag = np.zeros(n, np.uint8)
+    flag = np.zeros(n, np.int8)
     thr = thr_rel.copy()
     for k in range(n):
         if dead[k]:
@@ -292,10 +407,12 @@ def _run_trial(
     prev_idx = np.zeros(n, np.int64)
     prev_t = np.zeros(n)
     nprev = 0
-    # replay buffer: at most one entry per synapse onto a neuron
-    buf_t = np.zeros(max_in)
-    buf_w = np.zeros(max_in)
-    buf_r = np.zeros(max_in, np.int8)
+    # the events of one step, sorted by time (built when a crossing needs them)
+    l_time = np.zeros(e_end - e_start + n)
+    l_node = np.zeros(e_end - e_start + n, np.int64)
+    gj = np.zeros(4, np.int64)  # pending group of dense-row events (first synapse, u)
+    gu = np.zeros(4)
+    zero = np.zeros(max_row)
     count = 0
     cap = out_time.shape[0]
     key_mem = stream_key(seed, trial, _STREAM_MEMBRANE)
@@ -308,8 +425,13 @@ def _run_trial(
     for k in range(n):
         if noise_step[k] > 0.0:
             noisy = True
+    hk = np.zeros(n, np.uint32)  # hashed noise counters (the global neuron index)
+    if noisy:
+        for k in range(n):
+            hk[k] = mix32((k + k_lo) * _GOLD)
     e = e_start
     n_rec = rec_idx.shape[0]
+    key_s = np.uint32(0)
     for s in range(n_steps):
         t0 = s * dt
         t1 = t0 + dt
@@ -319,65 +441,65 @@ def _run_trial(
                 kr = rec_idx[r] - k_lo
                 if 0 <= kr < n:
                     traces[r, sample] = v[kr] + v_leak[kr]
-        lo, hi = n, 0  # neurons touched by this step's events
+        # exact propagation of every neuron over the step into the other buffers, plus the
+        # membrane-noise increment approx_normal(key_s, k + k_lo) (branch-free loops: SIMD)
+        v, vprev = vprev, v
+        ie, iprev_e = iprev_e, ie
+        ii, iprev_i = iprev_i, ii
+        if noisy:
+            key_s = np.uint32(mix32(key_mem ^ mix32(s * 0x27D4EB2F + 0x165667B1)))
+            for k in range(n):
+                a = iprev_e[k]
+                b = iprev_i[k]
+                z = ((float(_fmix32_byte_sum(key_s, hk[k])) + 2.0) * (1.0 / 256.0) - 2.0) * _SQRT3
+                v[k] = pmm[k] * vprev[k] + p_e[k] * a + p_i[k] * b + noise_step[k] * z
+                ie[k] = pe[k] * a
+                ii[k] = pi[k] * b
+        else:
+            for k in range(n):
+                a = iprev_e[k]
+                b = iprev_i[k]
+                v[k] = pmm[k] * vprev[k] + p_e[k] * a + p_i[k] * b
+                ie[k] = pe[k] * a
+                ii[k] = pi[k] * b
+        # the step's input events and the on-chip spikes of the previous step, added at their
+        # exact times to the end-of-step state
         e_step = e
+        ng, gk0, gm = 0, -1, 0
         while e < e_end and ev_time[e] < t1:
-            lo, hi = _deliver(ev_node[e], t1 - ev_time[e], ptr, tgt, rec, w, dense_first, w_exc, w_inh,
-                              a0, a1, a2, b0, b1, b2, lo, hi, k_lo)
+            ng, gk0, gm = _push(ev_node[e], t1 - ev_time[e], ng, gk0, gm, gj, gu, ptr, tgt, rec, w, dense_first,
+                                zero, v, ie, ii, c2e, c2i, inv_te, inv_ti, ke2, ki2, k_lo)
             e += 1
         for p in range(npend):
-            lo, hi = _deliver(lif_node[pend_idx[p]], max(t1 - pend_t[p], 0.0), ptr, tgt, rec, w, dense_first,
-                              w_exc, w_inh, a0, a1, a2, b0, b1, b2, lo, hi, k_lo)
+            ng, gk0, gm = _push(lif_node[pend_idx[p]], max(t1 - pend_t[p], 0.0), ng, gk0, gm, gj, gu, ptr, tgt, rec, w,
+                                dense_first, zero, v, ie, ii, c2e, c2i, inv_te, inv_ti, ke2, ki2, k_lo)
+        if ng > 0:
+            _add_dense(gj, gu, ng, gk0, gm, w, zero, v, ie, ii, c2e, c2i, inv_te, inv_ti, ke2, ki2, k_lo)
         # the spikes just delivered stay available to replay this step exactly
         pend_idx, prev_idx = prev_idx, pend_idx
         pend_t, prev_t = prev_t, pend_t
         nprev = npend
         npend = 0
-        # exact propagation of every neuron over the step (branch-free loops: SIMD)
-        for k in range(n):
-            a = ie[k]
-            b = ii[k]
-            vk = v[k]
-            d0[k] = -vk * inv_tm[k] + a + b
-            vprev[k] = vk
-            iprev_e[k] = a
-            iprev_i[k] = b
-            v[k] = pmm[k] * vk + p_e[k] * a + p_i[k] * b
-            ie[k] = pe[k] * a
-            ii[k] = pi[k] * b
-        if lo < hi:
-            for k in range(lo, hi):
-                had[k] = (a0[k] != 0.0) | (b0[k] != 0.0)
-                v[k] += a1[k] - a2[k] * c2e[k] + b1[k] - b2[k] * c2i[k]
-                ie[k] += a0[k] - a1[k] * inv_te[k] + a2[k] * ke2[k]
-                ii[k] += b0[k] - b1[k] * inv_ti[k] + b2[k] * ki2[k]
-                a0[k] = 0.0
-                a1[k] = 0.0
-                a2[k] = 0.0
-                b0[k] = 0.0
-                b1[k] = 0.0
-                b2[k] = 0.0
-        if noisy:
-            key_s = mix32(key_mem ^ mix32(s * 0x27D4EB2F + 0x165667B1))
-            for k in range(n):
-                nz[k] = noise_step[k] * approx_normal(key_s, k + k_lo)
-                v[k] += nz[k]
         hits = 0
-        for k in range(n):  # clamp refractory neurons; flag crossings and refractory ends
-            clamp = refr[k] >= t1
-            v[k] = v_reset_rel[k] if clamp else v[k]
-            f = (not clamp) & ((v[k] >= thr[k]) | (refr[k] > t0))
+        for k in range(n):  # clamp refractory neurons; flag crossings and refractory ends (SIMD)
+            rk = refr[k]
+            vk = v[k]
+            live = rk < t1
+            vk = vk if live else v_reset_rel[k]
+            v[k] = vk
+            f = 1 if live and (vk >= thr[k] or rk > t0) else 0
             flag[k] = f
-            hits += f
+            hits |= f
         if hits == 0:
             continue
+        m_step = -1  # this step's event list not built yet
         # refractory periods and threshold crossings (few neurons per step)
         for k in range(n):
             if flag[k] == 0:
                 continue
             t_a = t0
             v_a = vprev[k]
-            dv_a = d0[k]
+            dv_a = -v_a * inv_tm[k] + iprev_e[k] + iprev_i[k]
             if refr[k] > t0:
                 v[k], dv_a = _restart(k, t1 - refr[k], v_reset_rel, ie, ii, inv_tm, inv_te, inv_ti)
                 t_a = refr[k]
@@ -387,27 +509,35 @@ def _run_trial(
             h = t1 - t_a
             dv_b = -v[k] * inv_tm[k] + ie[k] + ii[k]
             tc = -1.0
-            v_clean = v[k] - nz[k] if noisy else v[k]
-            if t_a == t0 and lo <= k < hi and had[k] and v_clean >= thr[k]:
-                # events arrived in this step: the trajectory is piecewise. Usually the crossing
-                # follows the neuron's last event: step back from the exact end state to it.
-                t_last = _last_event(k + k_lo, t0, ev_time, ev_node, e_step, e, ptr, tgt, dense_first)
-                hb = t1 - t_last
-                vl, _ = _v_dv(-hb, v_clean, ie[k], ii[k], inv_tm[k], inv_te[k], inv_ti[k])
-                if vl < thr[k]:
-                    al = ie[k] * math.exp(hb * inv_te[k])
-                    bl = ii[k] * math.exp(hb * inv_ti[k])
-                    dvc = -v_clean * inv_tm[k] + ie[k] + ii[k]
-                    tc = t_last + _segment_root(vl, al, bl, thr[k], hb, v_clean, dvc, inv_tm[k], inv_te[k], inv_ti[k])
-                else:  # crossed before its last event: replay the step event by event
-                    tc = _exact_crossing(k + k_lo, t0, t1, thr[k], vprev[k], iprev_e[k], iprev_i[k], inv_tm[k], inv_te[k],
-                                         inv_ti[k], ev_time, ev_node, e_step, e, prev_idx, prev_t, nprev, lif_node,
-                                         ptr, tgt, rec, w, dense_first, buf_t, buf_w, buf_r)
+            v_clean = v[k] - noise_step[k] * approx_normal(key_s, k + k_lo) if noisy else v[k]
+            if t_a == t0 and v_clean >= thr[k]:
+                if m_step < 0:
+                    m_step = _step_events(ev_time, ev_node, e_step, e, prev_idx, prev_t, nprev, lif_node, ptr, l_time,
+                                          l_node)
+                t_last = t0  # the last event onto k (t0 if it came before the step)
+                n_on = 0
+                for q in range(m_step - 1, -1, -1):
+                    if _synapse_index(l_node[q], k + k_lo, ptr, tgt, dense_first) >= 0:
+                        t_last = max(l_time[q], t0)
+                        n_on = 1
+                        break
+                if n_on > 0:
+                    # events arrived in this step: the trajectory is piecewise. Usually the crossing
+                    # follows the neuron's last event: step back from the exact end state to it.
+                    hb = t1 - t_last
+                    vl, _, al, bl = _free(-hb, v_clean, ie[k], ii[k], inv_tm[k], inv_te[k], inv_ti[k])
+                    if vl < thr[k]:
+                        dvc = -v_clean * inv_tm[k] + ie[k] + ii[k]
+                        tc = t_last + _segment_root(vl, al, bl, thr[k], hb, v_clean, dvc, inv_tm[k], inv_te[k],
+                                                    inv_ti[k])
+                    else:  # crossed before its last event: replay the step event by event
+                        tc = _exact_crossing(k + k_lo, t0, t1, thr[k], vprev[k], iprev_e[k], iprev_i[k], inv_tm[k],
+                                             inv_te[k], inv_ti[k], l_time, l_node, m_step, ptr, tgt, rec, w, dense_first)
             if tc < 0.0:
                 if v_a >= thr[k]:
                     tc = t_a
                 else:
-                    tc = t_a + h * _hermite_root(v_a - thr[k], v[k] - thr[k], dv_a * h, dv_b * h)
+                    tc = t_a + h * _hermite_root(v_a - thr[k], v[k] - thr[k], dv_a * h, dv_b * h, 1e-13)
             if jitter_us > 0.0:
                 tc = max(tc + jitter_us * normal(key_jit, s * n_total + k + k_lo), 0.0)  # keyed by (step, neuron)
             if count < cap:
@@ -436,8 +566,8 @@ def _run_trial(
 @nb.njit(parallel=True, cache=True, error_model="numpy")
 def simulate(
     seed, v_leak, v_reset, v_thresh, tau_mem, tau_syn_exc, tau_syn_inh, tau_ref, dead, sigma_mem, sigma_thr,
-    jitter_us, t_res, ptr, tgt, rec, w, dense_first, w_exc, w_inh, lif_node, trial_ids, job_lo, job_hi, ev_start,
-    ev_end, ev_time, ev_node, n_steps, dt, rec_idx, rec_every, out_time, out_neuron, out_count, traces,
+    jitter_us, t_res, ptr, tgt, rec, w, dense_first, lif_node, trial_ids, job_lo, job_hi,
+    ev_start, ev_end, ev_time, ev_node, n_steps, dt, rec_idx, rec_every, out_time, out_neuron, out_count, traces,
 ):
     """Run jobs in parallel: job i is trial ``trial_ids[i]`` for neurons [job_lo[i], job_hi[i])
     (a trial may be split into neuron ranges when no LIF neuron feeds another), with input events
@@ -445,8 +575,10 @@ def simulate(
     so any split or subset reruns bit-identically.
 
     Neuron arrays are per LIF index in chip units; ``ptr/tgt/rec/w`` is the synapse table in
-    CSR form by presynaptic global node; writes spikes (times in µs, LIF indices) into
-    ``out_time/out_neuron`` (trials, capacity) and the true counts into ``out_count``.
+    CSR form by presynaptic global node (``dense_first``: first target of rows whose targets
+    are one contiguous range and whose weights' signs match their receptors, else -1). Writes
+    spikes (times in µs, LIF indices) into ``out_time/out_neuron`` (trials, capacity) and the
+    true counts into ``out_count``.
     """
     n = v_leak.shape[0]
     inv_tm = 1.0 / tau_mem
@@ -467,16 +599,15 @@ def simulate(
     noise_step = sigma_mem * np.sqrt(1.0 - pmm * pmm)
     v_reset_rel = v_reset - v_leak
     thr_rel = v_thresh - v_leak
-    fan_in = np.zeros(n + 1, np.int64)
-    for j in range(tgt.shape[0]):
-        fan_in[tgt[j]] += 1
-    max_in = max(1, fan_in.max())
+    max_row = 1
+    for i in range(ptr.shape[0] - 1):
+        max_row = max(max_row, ptr[i + 1] - ptr[i])
     for t in nb.prange(trial_ids.shape[0]):
         a, b = job_lo[t], job_hi[t]
         out_count[t] = _run_trial(
             trial_ids[t], a, n, seed, v_leak[a:b], v_reset_rel[a:b], thr_rel[a:b], tau_ref[a:b], dead[a:b], inv_tm[a:b],
             inv_te[a:b], inv_ti[a:b], pmm[a:b], pe[a:b], pi[a:b], p_e[a:b], p_i[a:b], c2e[a:b], c2i[a:b], ke2[a:b],
-            ki2[a:b], noise_step[a:b], sigma_thr, jitter_us, t_res, ptr, tgt, rec, w, dense_first, w_exc, w_inh, lif_node,
+            ki2[a:b], noise_step[a:b], sigma_thr, jitter_us, t_res, ptr, tgt, rec, w, dense_first, lif_node,
             ev_time, ev_node,
-            ev_start[t], ev_end[t], n_steps, dt, rec_idx, rec_every, out_time[t], out_neuron[t], traces[t], max_in,
+            ev_start[t], ev_end[t], n_steps, dt, rec_idx, rec_every, out_time[t], out_neuron[t], traces[t], max_row,
         )
