@@ -52,6 +52,36 @@ def _dense_rows(ptr: np.ndarray, tgt: np.ndarray, w: np.ndarray, rec: np.ndarray
     return first
 
 
+def _levels(n_lif: int, pre_lif: np.ndarray, post_lif: np.ndarray) -> list[tuple[int, int]]:
+    """Feed-forward levels of the LIF neurons as contiguous index ranges, in the order they run.
+
+    A neuron's level is 0 without LIF inputs, else one more than its highest LIF input. When
+    every level is a contiguous range of LIF indices in increasing order (layers added in
+    order), the levels run one after another and a level receives the spikes of the levels
+    below at their exact times. Otherwise (recurrent connections, or layers out of order) the
+    whole network runs at once and an on-chip spike reaches a neuron that has already finished
+    the step at the next step: crossings it causes in the same step are found up to one step late.
+    """
+    from_lif = pre_lif >= 0
+    src, dst = pre_lif[from_lif].astype(np.int64), post_lif[from_lif].astype(np.int64)
+    if len(src) == 0:
+        return [(0, n_lif)]
+    level = np.zeros(n_lif, np.int64)
+    for _ in range(n_lif):  # longest-path relaxation; a cycle keeps raising levels
+        new = level.copy()
+        np.maximum.at(new, dst, level[src] + 1)
+        if np.array_equal(new, level):
+            break
+        level = new
+    else:
+        return [(0, n_lif)]
+    if np.any(np.diff(level) < 0) or np.any(level[dst] <= level[src]):
+        return [(0, n_lif)]
+    cuts = np.flatnonzero(np.diff(level)) + 1
+    bounds = [0, *cuts.tolist(), n_lif]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
 @dataclass
 class _Plan:
     ir: IR
@@ -66,6 +96,7 @@ class _Plan:
     dense_first: np.ndarray
     dt: float
     recurrent: bool  # some LIF neuron feeds another: a trial cannot be split by neurons
+    levels: list[tuple[int, int]]  # LIF index ranges run one after another (see _levels)
 
 
 class EmulatorBackend(Backend):
@@ -137,6 +168,7 @@ class EmulatorBackend(Backend):
             dense_first=_dense_rows(ptr, tgt, w, rec),
             dt=self.dt_us or min(hw.timing.dt_us, float(taus.min()) * _DT_PER_TAU),
             recurrent=bool(np.any(net.lif_index()[syn.pre] >= 0)),
+            levels=_levels(net.n_lif, net.lif_index()[syn.pre], post),
         )
         self._cache = (key, plan)
         return plan
@@ -187,17 +219,50 @@ class EmulatorBackend(Backend):
         # spike buffers: generous for few trials, bounded in total; overflowing trials rerun alone
         max_per_trial = int(net.n_lif * (chip_us / max(float(eff.tau_refrac.min(initial=np.inf)), dt) + 1))
         cap = int(np.clip(max_per_trial, 64, max(64, _SPIKE_BUFFER // trials)))
+        layered = len(plan.levels) > 1
+        # layered: a level's spikes feed the next at their exact times; the readout clock is
+        # applied to all recorded spikes afterwards
         args_before = (int(seed), eff.v_leak, eff.v_reset, eff.v_thresh, eff.tau_mem, eff.tau_syn_exc, eff.tau_syn_inh,
                        eff.tau_refrac, eff.dead, float(imp["membrane_noise_V"]), float(imp["threshold_jitter_V"]),
-                       float(imp["spike_time_jitter_us"]), float(t_res), plan.ptr, plan.tgt, plan.rec, plan.w,
-                       plan.dense_first, net.lif_nodes.astype(np.int64))
-        args_after = (ev_time, ev_node, n_steps, float(dt), rec_idx, rec_every)
-        # few trials and no LIF -> LIF synapses: split each trial into neuron ranges across threads
+                       float(imp["spike_time_jitter_us"]), 0.0 if layered else float(t_res), plan.ptr, plan.tgt,
+                       plan.rec, plan.w, plan.dense_first, net.lif_nodes.astype(np.int64))
+        parts_t, parts_n, parts_trial = [], [], []
+        for lo, hi in plan.levels:
+            if parts_t:  # inputs plus the spikes of the levels below, sorted by (trial, time, node)
+                t_all = np.concatenate([ev_time0, *parts_t])
+                node_all = np.concatenate([ev_node0, *(net.lif_nodes[n].astype(np.int32) for n in parts_n)])
+                trial_all = np.concatenate([ev_trial0, *parts_trial])
+                order = np.lexsort((node_all, t_all, trial_all))
+                ev_time, ev_node = t_all[order], node_all[order]
+                ev_ptr = np.searchsorted(trial_all[order], np.arange(trials + 1)).astype(np.int64)
+            else:
+                ev_time0, ev_node0 = ev_time, ev_node
+                ev_trial0 = np.repeat(np.arange(trials, dtype=np.int32), np.diff(ev_ptr))
+            t_l, n_l, trial_l = self._simulate_range(plan, args_before, (ev_time, ev_node, n_steps, float(dt), rec_idx,
+                                                                         rec_every), ev_ptr, lo, hi, trials, cap, traces)
+            parts_t.append(t_l)
+            parts_n.append(n_l)
+            parts_trial.append(trial_l)
+        t_us, nrn, trial = np.concatenate(parts_t), np.concatenate(parts_n), np.concatenate(parts_trial)
+        if layered:
+            if t_res > 0:
+                t_us = np.floor(t_us / t_res) * t_res
+            order = np.lexsort((nrn, t_us, trial))
+            t_us, nrn, trial = t_us[order], nrn[order], trial[order]
+        wall = time.perf_counter() - start
+        return self._result(ir, hw, plan.chip, t_us, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
+                            duration, trials, seed, wall, imp)
+
+    def _simulate_range(self, plan: "_Plan", args_before: tuple, args_after: tuple, ev_ptr: np.ndarray, lo: int,
+                        hi: int, trials: int, cap: int, traces: np.ndarray):
+        """Spikes (µs, LIF indices, trials; sorted by trial, time, neuron) of LIF neurons [lo, hi)
+        for all trials; adds their membrane traces to ``traces``."""
+        # few trials and no LIF -> LIF synapses inside the range: split trials into neuron ranges
         chunks = 1
         threads = numba.get_num_threads()
-        if trials < threads and not plan.recurrent:
-            chunks = max(1, min(threads // trials, net.n_lif // 32))
-        bounds = np.linspace(0, net.n_lif, chunks + 1).astype(np.int64)
+        if trials < threads and (not plan.recurrent or len(plan.levels) > 1):
+            chunks = max(1, min(threads // trials, (hi - lo) // 32))
+        bounds = np.linspace(lo, hi, chunks + 1).astype(np.int64)
         todo = np.arange(trials, dtype=np.int64)
         got_t: list[np.ndarray] = []  # spikes of finished trials: times (µs), LIF indices, trials
         got_n: list[np.ndarray] = []
@@ -226,7 +291,7 @@ class EmulatorBackend(Backend):
                     got_t.append(out_time[sel][filled])
                     got_n.append(out_neuron[sel][filled])
                 got_trial.append(np.repeat(todo[sel].astype(np.int32), counts))
-                traces[todo[sel]] = tr[sel]
+                traces[todo[sel]] += tr[sel]  # levels fill disjoint neuron rows
             else:
                 for i in np.flatnonzero(ok):
                     jobs = range(i * chunks, (i + 1) * chunks)
@@ -236,7 +301,7 @@ class EmulatorBackend(Backend):
                     got_t.append(t_[order])
                     got_n.append(n_[order])
                     got_trial.append(np.full(len(t_), todo[i], np.int32))
-                    traces[todo[i]] = tr[i * chunks:(i + 1) * chunks].sum(axis=0)  # disjoint neuron rows
+                    traces[todo[i]] += tr[i * chunks:(i + 1) * chunks].sum(axis=0)  # disjoint neuron rows
             todo = todo[~ok]
             cap = int(out_count.max(initial=0)) + 16
         t_us = np.concatenate(got_t) if got_t else np.zeros(0)
@@ -245,9 +310,7 @@ class EmulatorBackend(Backend):
         if len(got_t) > 1:  # trials finished in several passes: order by trial
             order = np.argsort(trial, kind="stable")
             t_us, nrn, trial = t_us[order], nrn[order], trial[order]
-        wall = time.perf_counter() - start
-        return self._result(ir, hw, plan.chip, t_us, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
-                            duration, trials, seed, wall, imp)
+        return t_us, nrn, trial
 
     def _result(self, ir, hw, chip, t_us, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
                 duration, trials, seed, wall, imp) -> Result:

@@ -253,3 +253,52 @@ def test_single_trial_split_by_neurons_is_identical():
     assert len(one.spikes("n")) > 50
     assert _same(_spikes(one), _spikes(split))
     np.testing.assert_array_equal(one.traces.v_chip_V, split.traces.v_chip_V)
+
+
+def test_layers_receive_spikes_at_their_exact_times():
+    """Two TTFS layers on bss2's 0.5 µs step (ideal base): the output layer, driven by on-chip
+    spikes of the hidden layer, still follows the closed form chained layer by layer."""
+    import dataclasses
+
+    from neuroemu.hardware import load_hardware
+    from neuroemu.learning.ttfs import LIFParams, first_spike_times
+
+    rng = np.random.default_rng(7)
+    n_in, n_hid, n_out, trials = 10, 30, 6, 20
+    w1 = rng.uniform(-0.3, 1.2, (n_in, n_hid))
+    w2 = rng.uniform(-0.5, 0.9, (n_hid, n_out))
+    t_in = rng.uniform(0.0, 10.0, (trials, n_in))
+    net = Network("two layers")
+    net.add_spike_source("in", n_in)
+    p = {**TTFS_PARAMS, "tau_refrac": 30.0}
+    net.add_lif("hidden", n_hid, **p)
+    net.add_lif("out", n_out, **p)
+    net.connect("in", "hidden", weight=w1)
+    net.connect("hidden", "out", weight=w2)
+    bss2 = load_hardware("bss2")
+    hw = bss2.with_overrides(synapses=dataclasses.replace(bss2.synapses, weight_bits=None),
+                             dac=dataclasses.replace(bss2.dac, bits=None),
+                             timing=dataclasses.replace(bss2.timing, timestamp_resolution_us=None))
+    ir = compile_network(net, hw)
+    be = EmulatorBackend(imperfections=Imperfections.none())
+    assert be._plan(ir).levels == [(0, n_hid), (n_hid, n_hid + n_out)]
+    res = be.run(ir, {"in": SpikeTrains.from_first_spike_times(t_in)}, duration=80.0, trials=trials)
+    lif = LIFParams(10.0, 10.0, -65.0, -50.0, 1.0)
+    hid = first_spike_times(w1, t_in, lif)
+    out = first_spike_times(w2, hid, lif)
+    emu = res.first_spike_times("out")
+    spiking = np.isfinite(out) & (out < 80.0)
+    assert 0.2 < spiking.mean() < 0.95
+    np.testing.assert_array_equal(np.isfinite(emu), spiking)
+    assert np.max(np.abs(emu[spiking] - out[spiking])) < 1e-2  # 0.1 % of tau_syn
+
+
+def test_levels_of_feedforward_recurrent_and_unordered_networks():
+    from neuroemu.backends.emulator.backend import _levels
+
+    assert _levels(5, np.array([-1, -1, 0, 1]), np.array([0, 1, 3, 4])) == [(0, 3), (3, 5)]
+    assert _levels(4, np.array([-1, 0, 1, 2]), np.array([0, 1, 2, 3])) == [(0, 1), (1, 2), (2, 3), (3, 4)]
+    assert _levels(4, np.array([0, 1]), np.array([1, 2])) == [(0, 4)]  # level-0 neuron 3 after level 2: one pass
+    assert _levels(3, np.array([0, 1]), np.array([1, 0])) == [(0, 3)]  # recurrent: one pass
+    assert _levels(3, np.array([2]), np.array([0])) == [(0, 3)]  # layers out of index order: one pass
+    assert _levels(3, np.array([-1]), np.array([0])) == [(0, 3)]  # no LIF -> LIF synapses
