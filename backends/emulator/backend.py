@@ -82,6 +82,27 @@ def _levels(n_lif: int, pre_lif: np.ndarray, post_lif: np.ndarray) -> list[tuple
     return list(zip(bounds[:-1], bounds[1:]))
 
 
+def _level_events(feeds: np.ndarray, inputs: tuple, parts_t: list, parts_n: list, parts_trial: list,
+                  lif_nodes: np.ndarray, trials: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Events reaching one level (times µs, global nodes, per-trial start index), sorted by
+    (trial, time, node): the input events and the spikes of lower levels from nodes in ``feeds``.
+    Each source is sorted already; only several sources need a merge."""
+    sources = []
+    for t, n, tr in [inputs, *((t, lif_nodes[n].astype(np.int32), tr) for t, n, tr in zip(parts_t, parts_n, parts_trial))]:
+        keep = feeds[n]
+        if keep.any():
+            sources.append((t[keep], n[keep], tr[keep]))
+    if not sources:
+        return np.zeros(0), np.zeros(0, np.int32), np.zeros(trials + 1, np.int64)
+    if len(sources) == 1:
+        t, n, tr = sources[0]
+    else:
+        t, n, tr = (np.concatenate(x) for x in zip(*sources))
+        order = np.lexsort((n, t, tr))
+        t, n, tr = t[order], n[order], tr[order]
+    return t, n.astype(np.int32), np.searchsorted(tr, np.arange(trials + 1)).astype(np.int64)
+
+
 @dataclass
 class _Plan:
     ir: IR
@@ -97,6 +118,7 @@ class _Plan:
     dt: float
     recurrent: bool  # some LIF neuron feeds another: a trial cannot be split by neurons
     levels: list[tuple[int, int]]  # LIF index ranges run one after another (see _levels)
+    feeds: np.ndarray  # (levels, nodes) bool: the node has synapses onto the level (layered runs only)
 
 
 class EmulatorBackend(Backend):
@@ -168,7 +190,9 @@ class EmulatorBackend(Backend):
             dense_first=_dense_rows(ptr, tgt, w, rec),
             dt=self.dt_us or min(hw.timing.dt_us, float(taus.min()) * _DT_PER_TAU),
             recurrent=bool(np.any(net.lif_index()[syn.pre] >= 0)),
-            levels=_levels(net.n_lif, net.lif_index()[syn.pre], post),
+            levels=(levels := _levels(net.n_lif, net.lif_index()[syn.pre], post)),
+            feeds=np.array([np.isin(np.arange(net.n_nodes), syn.pre[(post >= lo) & (post < hi)])
+                            for lo, hi in levels]) if len(levels) > 1 else np.ones((1, net.n_nodes), bool),
         )
         self._cache = (key, plan)
         return plan
@@ -227,27 +251,30 @@ class EmulatorBackend(Backend):
                        float(imp["spike_time_jitter_us"]), 0.0 if layered else float(t_res), plan.ptr, plan.tgt,
                        plan.rec, plan.w, plan.dense_first, net.lif_nodes.astype(np.int64))
         parts_t, parts_n, parts_trial = [], [], []
-        for lo, hi in plan.levels:
-            if parts_t:  # inputs plus the spikes of the levels below, sorted by (trial, time, node)
-                t_all = np.concatenate([ev_time0, *parts_t])
-                node_all = np.concatenate([ev_node0, *(net.lif_nodes[n].astype(np.int32) for n in parts_n)])
-                trial_all = np.concatenate([ev_trial0, *parts_trial])
-                order = np.lexsort((node_all, t_all, trial_all))
-                ev_time, ev_node = t_all[order], node_all[order]
-                ev_ptr = np.searchsorted(trial_all[order], np.arange(trials + 1)).astype(np.int64)
-            else:
-                ev_time0, ev_node0 = ev_time, ev_node
-                ev_trial0 = np.repeat(np.arange(trials, dtype=np.int32), np.diff(ev_ptr))
+        if layered:
+            ev_trial = np.repeat(np.arange(trials, dtype=np.int32), np.diff(ev_ptr))
+            inputs_l = (ev_time, ev_node, ev_trial)
+        for level, (lo, hi) in enumerate(plan.levels):
+            if layered:  # the level's events: inputs and lower levels' spikes that reach it
+                ev_time, ev_node, ev_ptr = _level_events(plan.feeds[level], inputs_l, parts_t, parts_n, parts_trial,
+                                                         net.lif_nodes, trials)
             t_l, n_l, trial_l = self._simulate_range(plan, args_before, (ev_time, ev_node, n_steps, float(dt), rec_idx,
                                                                          rec_every), ev_ptr, lo, hi, trials, cap, traces)
             parts_t.append(t_l)
             parts_n.append(n_l)
             parts_trial.append(trial_l)
         t_us, nrn, trial = np.concatenate(parts_t), np.concatenate(parts_n), np.concatenate(parts_trial)
-        if layered:
+        if layered:  # readout clock, then order by (trial, time, neuron) as the kernel does
             if t_res > 0:
-                t_us = np.floor(t_us / t_res) * t_res
-            order = np.lexsort((nrn, t_us, trial))
+                ticks = np.floor(t_us / t_res)
+                t_us = ticks * t_res
+                n_ticks = float(ticks.max(initial=0.0)) + 1.0
+                if trials * n_ticks * net.n_lif < 2.0**62:  # one integer key: argsort instead of lexsort
+                    order = np.argsort((trial.astype(np.int64) * int(n_ticks) + ticks.astype(np.int64)) * net.n_lif + nrn)
+                else:
+                    order = np.lexsort((nrn, t_us, trial))
+            else:
+                order = np.lexsort((nrn, t_us, trial))
             t_us, nrn, trial = t_us[order], nrn[order], trial[order]
         wall = time.perf_counter() - start
         return self._result(ir, hw, plan.chip, t_us, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
