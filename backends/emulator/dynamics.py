@@ -28,41 +28,10 @@ import math
 
 import numba as nb
 import numpy as np
-from llvmlite import ir as llvm_ir
-from numba.extending import intrinsic
 
-from neuroemu.backends.emulator.random import _GOLD, _M1, _M2, _SQRT3, approx_normal, mix32, normal, stream_key
+from neuroemu.backends.emulator.random import _GOLD, _SQRT3, approx_normal, fmix32_byte_sum, mix32, normal, stream_key
 
 _STREAM_MEMBRANE, _STREAM_THRESHOLD, _STREAM_JITTER = 1, 2, 3
-
-
-@intrinsic
-def _fmix32_byte_sum(typingctx, key, hashed_counter):
-    """Sum of the four bytes of ``mix32(key ^ hashed_counter)`` (both uint32), in 32-bit
-    integer arithmetic so that a loop over neurons vectorizes (numba widens uint32 products
-    to 64 bits, which AVX2 cannot multiply in SIMD). With ``hashed_counter = mix32(counter *
-    _GOLD)``, ``((sum + 2) / 256 - 2) * sqrt(3)`` is bit for bit
-    :func:`neuroemu.backends.emulator.random.approx_normal` ``(key, counter)``."""
-    if key != nb.types.uint32 or hashed_counter != nb.types.uint32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        i32 = llvm_ir.IntType(32)
-
-        def c(x):
-            return llvm_ir.Constant(i32, x)
-
-        x = builder.xor(args[0], args[1])
-        x = builder.xor(x, builder.lshr(x, c(16)))
-        x = builder.mul(x, c(_M1))
-        x = builder.xor(x, builder.lshr(x, c(13)))
-        x = builder.mul(x, c(_M2))
-        x = builder.xor(x, builder.lshr(x, c(16)))
-        total = builder.add(builder.and_(x, c(0xFF)), builder.and_(builder.lshr(x, c(8)), c(0xFF)))
-        total = builder.add(total, builder.and_(builder.lshr(x, c(16)), c(0xFF)))
-        return builder.add(total, builder.lshr(x, c(24)))
-
-    return nb.types.int32(nb.types.uint32, nb.types.uint32), codegen
 
 
 @nb.njit(inline="always", cache=True)
@@ -451,7 +420,7 @@ def _run_trial(
             for k in range(n):
                 a = iprev_e[k]
                 b = iprev_i[k]
-                z = ((float(_fmix32_byte_sum(key_s, hk[k])) + 2.0) * (1.0 / 256.0) - 2.0) * _SQRT3
+                z = ((float(fmix32_byte_sum(key_s, hk[k])) + 2.0) * (1.0 / 256.0) - 2.0) * _SQRT3
                 v[k] = pmm[k] * vprev[k] + p_e[k] * a + p_i[k] * b + noise_step[k] * z
                 ie[k] = pe[k] * a
                 ii[k] = pi[k] * b

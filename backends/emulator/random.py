@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from llvmlite import ir as llvm_ir
+from numba.extending import intrinsic
 
 _MASK = 0xFFFFFFFF
 _M1 = 0x85EBCA6B
@@ -62,3 +64,32 @@ def normal(key: int, counter: int) -> float:
     u1 = uniform01(key, 2 * counter)
     u2 = uniform01(key, 2 * counter + 1)
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+@intrinsic
+def fmix32_byte_sum(typingctx, key, hashed_counter):
+    """Sum of the four bytes of ``mix32(key ^ hashed_counter)`` (both uint32), in 32-bit
+    integer arithmetic so that a loop over neurons vectorizes (numba widens uint32 products
+    to 64 bits, which AVX2 cannot multiply in SIMD). With ``hashed_counter = mix32(counter *
+    _GOLD)``, ``((sum + 2) / 256 - 2) * sqrt(3)`` is bit for bit
+    :func:`approx_normal` ``(key, counter)``."""
+    if key != nb.types.uint32 or hashed_counter != nb.types.uint32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i32 = llvm_ir.IntType(32)
+
+        def c(x):
+            return llvm_ir.Constant(i32, x)
+
+        x = builder.xor(args[0], args[1])
+        x = builder.xor(x, builder.lshr(x, c(16)))
+        x = builder.mul(x, c(_M1))
+        x = builder.xor(x, builder.lshr(x, c(13)))
+        x = builder.mul(x, c(_M2))
+        x = builder.xor(x, builder.lshr(x, c(16)))
+        total = builder.add(builder.and_(x, c(0xFF)), builder.and_(builder.lshr(x, c(8)), c(0xFF)))
+        total = builder.add(total, builder.and_(builder.lshr(x, c(16)), c(0xFF)))
+        return builder.add(total, builder.lshr(x, c(24)))
+
+    return nb.types.int32(nb.types.uint32, nb.types.uint32), codegen
