@@ -70,11 +70,15 @@ def robustness_cmd(model, backend, vary, chips, first_chip, base, hardware, reca
     from neuroemu.studies.robustness import build_spec, software_accuracy
     from neuroemu.sweeps import aggregate, run_sweep
 
+    if plot:
+        from neuroemu.plotting.figure import check_path
+
+        check_path(plot)  # before the study, not after it
     axes = parse_vary(vary, example="mismatch=0,0.5,1")
-    soft = software_accuracy(model, samples)
     spec = build_spec(model, axes, list(range(first_chip, first_chip + chips)), backend=backend, base=base,
                       hardware=hardware, recalibrate=recalibrate, retrain_epochs=retrain_epochs if retrain else 0,
-                      samples=samples, seed=seed, software_accuracy=soft)
+                      samples=samples, seed=seed)
+    soft = spec.settings["software_accuracy"] = software_accuracy(model, samples)
     records = run_sweep(spec, output, scheduler=scheduler, workers=workers, resume=resume, progress=not no_progress)
     rows = aggregate(spec, records, fields=["accuracy"])
     for p, row in enumerate(rows):

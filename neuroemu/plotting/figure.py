@@ -14,12 +14,18 @@ from neuroemu.hdf5.atomic import atomic_path  # noqa: E402
 _SUFFIXES = {".png", ".pdf", ".svg"}
 
 
+def check_path(path: str | Path) -> None:
+    """Refuse a plot file name whose suffix names no supported format (before long work starts)."""
+    if Path(path).suffix.lower() not in _SUFFIXES:
+        raise NeuroemuError(f"plot file {path}: use a .png, .pdf or .svg suffix")
+
+
 def save(fig, path: str | Path) -> None:
     """Save ``fig`` to ``path`` (format from the suffix) atomically and close it."""
     path = Path(path)
     if path.suffix.lower() not in _SUFFIXES:
         plt.close(fig)
-        raise NeuroemuError(f"plot file {path}: use a .png, .pdf or .svg suffix")
+        check_path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=path.suffix[1:].lower(), dpi=150, bbox_inches="tight")
     plt.close(fig)

@@ -65,8 +65,7 @@ def check_point_value(name: str, value: float) -> None:
 
 def build_spec(model_path: str | Path, axes: Sequence[tuple[str, Sequence[float]]], chips: Sequence[int], *,
                backend: str = "emulator", base: str = "chip", hardware: str = "bss2", recalibrate: bool = False,
-               retrain_epochs: int = 0, samples: int = 1000, seed: int = 0,
-               software_accuracy: float | None = None) -> SweepSpec:
+               retrain_epochs: int = 0, samples: int = 1000, seed: int = 0) -> SweepSpec:
     """The sweep of a robustness study of the model file ``model_path``.
 
     axes: ``[(knob, values), ...]``; chips: chip seeds; backend: ``emulator`` or ``brian2``
@@ -94,8 +93,6 @@ def build_spec(model_path: str | Path, axes: Sequence[tuple[str, Sequence[float]
         "retrain_epochs": int(retrain_epochs), "samples": int(samples),
         "axes": [name for name, _ in axes],
     }
-    if software_accuracy is not None:
-        settings["software_accuracy"] = float(software_accuracy)
     return SweepSpec(kind="robustness", task=TASK, grid=grid, chips=[int(c) for c in chips], settings=settings,
                      seed=int(seed))
 
@@ -112,8 +109,8 @@ def software_accuracy(model_path: str | Path, samples: int) -> float:
 
 
 # --------------------------------------------------------------------------- worker side
-# Workers keep what does not change between tasks: the model, its test set, compiled IRs per
-# hardware setting, calibrations per (chip, setting). Keys include the model file's digest.
+# Workers keep what does not change between tasks: the model, its data set, the hardware config,
+# calibrations per (chip, setting). Keys include the model file's digest.
 
 @lru_cache(maxsize=4)
 def _model(path: str, digest: str):
@@ -125,15 +122,23 @@ def _model(path: str, digest: str):
 
 
 @lru_cache(maxsize=4)
+def _splits(path: str, digest: str):
+    return _model(path, digest).dataset_splits()
+
+
+@lru_cache(maxsize=4)
 def _test_data(path: str, digest: str, samples: int):
-    data = _model(path, digest).dataset_splits().test
+    data = _splits(path, digest).test
     n = min(samples, len(data))
     return dataclasses.replace(data, x=data.x[:n], y=data.y[:n])
 
 
 @lru_cache(maxsize=8)
-def _hardware(name: str):
-    return load_hardware(name)
+def _hardware(name: str, content_hash: str):
+    hw = load_hardware(name)
+    if hw.content_hash != content_hash:
+        raise NeuroemuError(f"hardware config {name} changed since the study started; start a new study")
+    return hw
 
 
 _CALIBRATIONS: dict[tuple[str, str, int, str], Any] = {}
@@ -177,7 +182,7 @@ def run_point(point: dict[str, Any], chip: int, settings: dict[str, Any], seed: 
     model = _model(settings["model"], settings["model_digest"])
     data = _test_data(settings["model"], settings["model_digest"], int(settings["samples"]))
     knobs = {k: float(v) for k, v in point.items() if k not in STUDY_SWITCHES}
-    setting = apply_knobs(_hardware(settings["hardware"]), settings["base"], knobs)
+    setting = apply_knobs(_hardware(settings["hardware"], settings["hardware_hash"]), settings["base"], knobs)
     recal = bool(point.get("recalibrate", settings.get("recalibrate", False)))
     cal = None
     if recal:
@@ -188,18 +193,12 @@ def run_point(point: dict[str, Any], chip: int, settings: dict[str, Any], seed: 
     if int(settings.get("retrain_epochs", 0)) > 0:
         before = evaluate_on_backend(model, backend, data, hardware=setting.hardware, calibration=cal, seed=rs)
         record["accuracy_before_retrain"] = float(before.accuracy)
-        model, _ = train_in_the_loop(model, backend, model.dataset_splits(), hardware=setting.hardware,
+        model, _ = train_in_the_loop(model, backend, _splits(settings["model"], settings["model_digest"]),
+                                     hardware=setting.hardware,
                                      calibration=cal, epochs=int(settings["retrain_epochs"]), seed=rs)
     ev = evaluate_on_backend(model, backend, data, hardware=setting.hardware, calibration=cal, seed=rs)
     record["accuracy"] = float(ev.accuracy)
     record["samples"] = float(len(data.y))
-    if cal is not None:
-        record["calibration_failures"] = float(_failures(cal))
+    if cal is not None:  # (circuit, parameter) pairs that missed their target
+        record["calibration_failures"] = float(sum(len(c) for c in cal.failures().values()))
     return record
-
-
-def _failures(cal) -> int:
-    flags = getattr(cal, "success", None)
-    if isinstance(flags, dict):
-        return int(sum(int(np.size(v) - np.count_nonzero(v)) for v in flags.values()))
-    return 0

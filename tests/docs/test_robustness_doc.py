@@ -33,7 +33,7 @@ def test_documented_files_exist():
     for args in commands[1:]:
         assert args[1] == "robustness"
         assert (DOCS.parent / _option(args, "--plot")).stat().st_size > 1000
-        assert _option(args, "--plot") .split("/")[-1] in text  # the figure is shown
+        assert _option(args, "--plot").split("/")[-1] in text  # the figure is shown
 
 
 @pytest.mark.parametrize("knob", ["membrane_noise", "weight_bits"])
