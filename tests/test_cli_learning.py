@@ -65,6 +65,13 @@ def test_learning_user_errors(trained_model, tmp_path):
     assert r.exit_code == 2 and "either --calibration or --calibrate" in r.output
     r = runner.invoke(main, ["train", "--dataset", "mnist-idx:/nonexistent", "-o", str(tmp_path / "x.h5")])
     assert r.exit_code == 2 and "not a directory" in r.output
+    r = runner.invoke(main, ["evaluate", str(model), "--backend", "software", "--mode", "ideal"])
+    assert r.exit_code == 2 and "brian2 backend only" in r.output
+    for cmd in (["evaluate", str(model), "--raster", str(tmp_path / "r.txt")],
+                ["train", "--epochs", "300", "-o", str(tmp_path / "x.h5"), "--plot", str(tmp_path / "c.txt")]):
+        r = runner.invoke(main, cmd)  # refused before any run or training
+        assert r.exit_code == 2 and "use a .png, .pdf or .svg suffix" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "x.h5").exists()
 
 
 def test_demo_quick(tmp_path, monkeypatch):

@@ -70,7 +70,17 @@ def evaluate_cmd(model_path, backend, chip, hardware, calibration, calibrate_chi
     from neuroemu.learning.model import load_model
     from neuroemu.learning.training import evaluate
     from neuroemu.learning.ttfs import classify
+    from neuroemu.plotting.figure import check_path
 
+    if calibration and calibrate_chip:
+        raise NeuroemuError("give either --calibration or --calibrate, not both")
+    if backend == "software" and (calibration or calibrate_chip):
+        raise NeuroemuError("--calibration/--calibrate apply to a chip backend, not to --backend software")
+    if backend == "software" and mode is not None:
+        raise NeuroemuError("--mode applies to the brian2 backend only")
+    for path in (plot, raster):
+        if path:
+            check_path(path)  # before the runs, not after them
     model = load_model(model_path)
     data = getattr(model.dataset_splits(), split)
     if data is None:
@@ -78,11 +88,7 @@ def evaluate_cmd(model_path, backend, chip, hardware, calibration, calibrate_chi
     if samples is not None:
         data = dataclasses.replace(data, x=data.x[:samples], y=data.y[:samples])
     start = time.perf_counter()
-    if calibration and calibrate_chip:
-        raise NeuroemuError("give either --calibration or --calibrate, not both")
     if backend == "software":
-        if calibration or calibrate_chip:
-            raise NeuroemuError("--calibration/--calibrate apply to a chip backend, not to --backend software")
         ev = evaluate(model.network, data)
     else:
         from neuroemu.cli.run import make_backend

@@ -56,7 +56,10 @@ def train_cmd(dataset, mode, init_path, backend, chip, hardware, calibration, ep
     from neuroemu.learning.datasets import DatasetSplits
     from neuroemu.learning.model import TTFSModel, load_dataset, load_model, save_model, training_defaults
     from neuroemu.learning.training import evaluate, train
+    from neuroemu.plotting.figure import check_path
 
+    if plot:
+        check_path(plot)  # before training, not after it
     if init_path:
         model = load_model(init_path)
         explicit = click.get_current_context().get_parameter_source("dataset") != click.core.ParameterSource.DEFAULT

@@ -179,12 +179,6 @@ class TTFSModel:
         return dataclasses.replace(self, network=self.network.copy(), encoding=dict(self.encoding),
                                    records=list(self.records))
 
-    def with_weights(self, weights: list[np.ndarray]) -> "TTFSModel":
-        """Same model with other weights (nA)."""
-        net = TTFSNetwork(self.network.n_inputs, self.network.layer_sizes, self.network.params,
-                          self.network.bias_times, weights=[np.asarray(w, float) for w in weights])
-        return dataclasses.replace(self, network=net, records=list(self.records))
-
     # --- views ----------------------------------------------------------------------------------
     @property
     def layer_names(self) -> list[str]:

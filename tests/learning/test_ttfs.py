@@ -45,12 +45,17 @@ def _integrate(w: np.ndarray, t_in: np.ndarray, p: LIFParams, t_end: float = 120
     return math.inf
 
 
+def _random_layer(rng, p: LIFParams, n_in: int, n_out: int, batch: int, w_low: float, t_max: float):
+    """Weights uniform in [w_low, 2.5) nA (scaled to p's tau_syn and C_m) and input times in [0, t_max) ms."""
+    w = rng.uniform(w_low, 2.5, (n_in, n_out)) * (10.0 / p.tau_syn) * p.cm
+    return w, rng.uniform(0.0, t_max, (batch, n_in))
+
+
 @pytest.mark.parametrize("params", [EQUAL, DOUBLE], ids=["tau_m=tau_s", "tau_m=2tau_s"])
 def test_closed_form_matches_numerical_integration(params):
     rng = np.random.default_rng(11)
     n_in, n_out, batch = 6, 5, 6
-    w = rng.uniform(-1.0, 2.5, (n_in, n_out)) * (10.0 / params.tau_syn) * params.cm
-    t_in = rng.uniform(0.0, 20.0, (batch, n_in))
+    w, t_in = _random_layer(rng, params, n_in, n_out, batch, w_low=-1.0, t_max=20.0)
     t_in[rng.random(t_in.shape) < 0.15] = np.inf
     got = first_spike_times(w, t_in, params)
     ref = np.array([[_integrate(w[:, j], t_in[b], params) for j in range(n_out)] for b in range(batch)])
@@ -89,8 +94,7 @@ def test_silent_cases():
 def test_gradients_match_finite_differences(params):
     rng = np.random.default_rng(5)
     n_in, n_out, batch = 5, 4, 6
-    w = rng.uniform(-0.5, 2.5, (n_in, n_out)) * (10.0 / params.tau_syn) * params.cm
-    t_in = rng.uniform(0.0, 15.0, (batch, n_in))
+    w, t_in = _random_layer(rng, params, n_in, n_out, batch, w_low=-0.5, t_max=15.0)
     t_out = first_spike_times(w, t_in, params)
     g = rng.normal(size=t_out.shape)  # dL/dt_out; L = sum g * t_out over spiking neurons
     g[~np.isfinite(t_out)] = 0.0
