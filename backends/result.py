@@ -104,7 +104,32 @@ class Result:
 
 
 def make_population_spikes(spikes: SpikeTrains, speedup: float) -> PopulationSpikes:
+    """``spikes`` (biological ms) with their chip times (µs) at the hardware's ``speedup``."""
     return PopulationSpikes(spikes=spikes, times_us=spikes.times * (1000.0 / speedup))
+
+
+def split_populations(net, t_ms: np.ndarray, lif: np.ndarray, trial: np.ndarray, trials: int,
+                      speedup: float) -> dict[str, PopulationSpikes]:
+    """Spikes of all LIF neurons of ``net`` (times in biological ms, global LIF indices, trials)
+    split into the recorded populations (``net.record_spikes``), as every backend returns them."""
+    pops = {}
+    for p in net.lif_populations():
+        if p.name not in net.record_spikes:
+            continue
+        sel = (lif >= p.lif_first) & (lif < p.lif_first + p.size)
+        pops[p.name] = make_population_spikes(
+            SpikeTrains(t_ms[sel], lif[sel] - p.lif_first, trial[sel], p.size, trials), speedup)
+    return pops
+
+
+def node_traces(net, nodes: np.ndarray, times_ms: np.ndarray, v_mV: np.ndarray, v_chip_V: np.ndarray) -> Traces:
+    """:class:`Traces` of the recorded global ``nodes`` of ``net`` (population and index derived)."""
+    pop_of = net.population_of_node()
+    return Traces(
+        nodes=np.asarray(nodes).astype(np.int32), population=[net.populations[pop_of[k]].name for k in nodes],
+        index=np.array([k - net.populations[pop_of[k]].first for k in nodes], np.int32),
+        times_ms=np.asarray(times_ms, float), v_mV=np.asarray(v_mV, float), v_chip_V=v_chip_V,
+    )
 
 
 def save_result(result: Result, path: str | Path) -> None:
@@ -132,5 +157,5 @@ def load_spikes(path: str | Path) -> dict[str, SpikeTrains]:
         return {name: serialize.read(f["spikes"][name], SpikeTrains) for name in f["spikes"]}
 
 
-__all__ = ["PopulationSpikes", "Traces", "Result", "make_population_spikes", "save_result", "load_result",
-           "save_spikes", "load_spikes", "field"]
+__all__ = ["PopulationSpikes", "Traces", "Result", "make_population_spikes", "split_populations", "node_traces",
+           "save_result", "load_result", "save_spikes", "load_spikes"]

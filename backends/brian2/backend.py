@@ -50,7 +50,7 @@ from neuroemu.backends.base import Backend
 from neuroemu.backends.brian2.codegen import canonical_executable, configure_brian2
 from neuroemu.backends.brian2.inputs import gather_events, layout_channels, spike_table, step_rank
 from neuroemu.backends.brian2.network import Brian2Network, NetworkSpec
-from neuroemu.backends.result import Result, Traces, make_population_spikes
+from neuroemu.backends.result import Result, node_traces, split_populations
 
 MODES = ("ideal", "as-deployed", "chip-replay")
 
@@ -273,21 +273,10 @@ class Brian2Backend(Backend):
     def _result(self, ir, t_ms, lif, trial, v_mV, times_ms, rec_nodes, duration, trials, seed, wall, info) -> Result:
         hw = ir.hardware()
         net = ir.network
-        pops = {}
-        for p in net.lif_populations():
-            if p.name not in net.record_spikes:
-                continue
-            sel = (lif >= p.lif_first) & (lif < p.lif_first + p.size)
-            pops[p.name] = make_population_spikes(
-                SpikeTrains(t_ms[sel], lif[sel] - p.lif_first, trial[sel], p.size, trials), hw.timing.speedup)
+        pops = split_populations(net, t_ms, lif, trial, trials, hw.timing.speedup)
         tr = None
         if len(rec_nodes):
-            pop_of = net.population_of_node()
-            tr = Traces(
-                nodes=rec_nodes.astype(np.int32), population=[net.populations[pop_of[k]].name for k in rec_nodes],
-                index=np.array([k - net.populations[pop_of[k]].first for k in rec_nodes], np.int32),
-                times_ms=times_ms, v_mV=v_mV, v_chip_V=np.asarray(hw.chip_voltage_V(v_mV), float),
-            )
+            tr = node_traces(net, rec_nodes, times_ms, v_mV, np.asarray(hw.chip_voltage_V(v_mV), float))
         return Result(
             backend=self.name, duration_ms=float(duration), n_trials=int(trials), seed=int(seed),
             speedup=hw.timing.speedup, hardware_name=hw.name, hardware_hash=hw.content_hash, populations=pops,

@@ -37,8 +37,7 @@ class InputEvents:
 class ChannelLayout:
     """The generator channels of one trial (every trial has the same layout)."""
 
-    node: np.ndarray  # (C,) global source node of each channel
-    copy: np.ndarray  # (C,) 0 for a source's first channel, k for its k-th extra channel
+    node: np.ndarray  # (C,) global source node of each channel (a source's extra channels follow its first)
     first: np.ndarray  # (n_nodes,) first channel of each node, -1 for LIF nodes
 
     @property
@@ -86,9 +85,7 @@ def layout_channels(ir: IR, ev: InputEvents, rank: np.ndarray) -> ChannelLayout:
         np.maximum.at(copies, ev.node, rank + 1)
     first = np.cumsum(copies) - copies
     first = np.where(is_source, first, -1)
-    node = np.repeat(np.arange(net.n_nodes), copies)
-    copy = np.arange(len(node)) - np.repeat(np.cumsum(copies) - copies, copies)
-    return ChannelLayout(node=node, copy=copy, first=first)
+    return ChannelLayout(node=np.repeat(np.arange(net.n_nodes), copies), first=first)
 
 
 def spike_table(ev: InputEvents, rank: np.ndarray, layout: ChannelLayout, trials: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,8 @@ all: every state variable is a plain parameter and one ``run_regularly`` block (
     I_x' = I_x e^{-dt/tau_x},    P_x(h) = h e^{-h/tau_m} exprel(h/tau_m - h/tau_x)
 
 ``exprel(y) = (e^y - 1)/y`` is 1 at y = 0, so tau_m == tau_x needs no special case
-(P = h e^{-h/tau}); the coefficients are computed once per neuron with numpy.
+(P = h e^{-h/tau}); the coefficients are computed once per neuron by the emulator's kernel
+(``dynamics.kernel_p``).
 
 Exact event times. Events are not binned to the grid. A spike at time s inside the step
 [t, t + dt) is delivered at the end of that step with its exact contribution to the end state
@@ -47,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuroemu.ir.model import EXC, NeuronParams
+from neuroemu.ir.model import NeuronParams
 
 from neuroemu.backends.brian2.codegen import canonical_executable
 from neuroemu.backends.brian2.inputs import ChannelLayout
@@ -160,13 +161,13 @@ def _on_pre(receptor: str, time_var: str, exact: bool) -> str:
             f"v_post += w/C_post*exp((h - u)/{tau})*h*exp(-h/tau_mem_post)*exprel(h/tau_mem_post - h/{tau})")
 
 
-def kernel_p(h: float, tau_m: np.ndarray, tau_s: np.ndarray) -> np.ndarray:
-    """V response (per unit current over C) at time h to a unit current step at 0, decaying
-    with tau_s: h e^{-h/tau_m} exprel(h/tau_m - h/tau_s). Same units as h; tau_m == tau_s fine."""
-    y = h / np.asarray(tau_m, float) - h / np.asarray(tau_s, float)
-    safe = np.where(y == 0.0, 1.0, y)
-    exprel = np.where(y == 0.0, 1.0, np.expm1(safe) / safe)
-    return h * np.exp(-h / np.asarray(tau_m, float)) * exprel
+def _step_kernel(h: float, tau_m: np.ndarray, tau_s: np.ndarray) -> np.ndarray:
+    """P(h) per neuron (same units as h): the emulator's kernel
+    (:func:`neuroemu.backends.emulator.dynamics.kernel_p`, the one LIF kernel), per element."""
+    from neuroemu.backends.emulator.dynamics import kernel_p
+
+    tm, ts = np.broadcast_arrays(np.asarray(tau_m, float), np.asarray(tau_s, float))
+    return np.array([kernel_p(h, 1.0 / a, 1.0 / b) for a, b in zip(tm.ravel(), ts.ravel())]).reshape(tm.shape)
 
 
 @dataclass
@@ -224,7 +225,7 @@ class Brian2Network:
             "v_rest": p.v_rest * 1e-3, "v_reset": p.v_reset * 1e-3,
             "v_thresh": np.where(spec.dead, np.inf, p.v_thresh * 1e-3), "C": p.cm * 1e-9, "tau_mem": tm,
             "tau_syn_exc": te, "tau_syn_inh": ti, "tau_refrac": p.tau_refrac * 1e-3,
-            "p_mm": np.exp(-dt_s / tm), "p_e": kernel_p(dt_s, tm, te), "p_i": kernel_p(dt_s, tm, ti),
+            "p_mm": np.exp(-dt_s / tm), "p_e": _step_kernel(dt_s, tm, te), "p_i": _step_kernel(dt_s, tm, ti),
             "d_e": np.exp(-dt_s / te), "d_i": np.exp(-dt_s / ti), "v": p.v_rest * 1e-3, "v_prev": p.v_rest * 1e-3,
             "n_step": spec.membrane_noise_mV * 1e-3 * np.sqrt(-np.expm1(-2.0 * dt_s / tm)),
         }
@@ -355,4 +356,4 @@ def _channel_synapses(layout: ChannelLayout, pre: np.ndarray, post: np.ndarray, 
     return ch.astype(np.int64), post[s].astype(np.int64), w[s]
 
 
-__all__ = ["NetworkSpec", "Brian2Network", "BatchOutput", "kernel_p", "EXC"]
+__all__ = ["NetworkSpec", "Brian2Network", "BatchOutput"]

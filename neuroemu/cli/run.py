@@ -14,7 +14,13 @@ from neuroemu.spikes import SpikeTrains
 
 
 def poisson_inputs(ir: IR, rate_hz: float, duration_ms: float, trials: int, seed: int) -> dict[str, SpikeTrains]:
-    """Independent Poisson trains for every spike-source population (seeded per population)."""
+    """Independent Poisson trains (``rate_hz`` Hz, ``duration_ms`` biological ms) for every
+    spike-source population (seeded per population); a rate that is not a number >= 0 or a
+    duration that is not > 0 raises :class:`NeuroemuError`."""
+    if not (np.isfinite(rate_hz) and rate_hz >= 0):
+        raise NeuroemuError(f"--poisson rate must be a finite number >= 0 Hz, got {rate_hz}")
+    if not (np.isfinite(duration_ms) and duration_ms > 0):
+        raise NeuroemuError(f"duration must be a positive number of ms, got {duration_ms}")
     out = {}
     for i, pop in enumerate(ir.network.source_populations()):
         s = int(np.random.SeedSequence([seed, 7919, i]).generate_state(1)[0])
@@ -93,7 +99,7 @@ def _render(rep: dict[str, Any]) -> str:
 @click.option("--mismatch/--no-mismatch", default=None,
               help="Fixed-pattern mismatch on (default) or off: emulator and brian2 chip-replay.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Result file to write (HDF5).")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Raster (and trace) plot, .png or .pdf.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Raster (and trace) plot, .png, .pdf or .svg.")
 @json_option
 def run_cmd(network, backend, chip, mode, calibration, duration, trials, seed, input_path, poisson_hz, noise,
             mismatch, output, plot, as_json) -> None:
@@ -103,13 +109,15 @@ def run_cmd(network, backend, chip, mode, calibration, duration, trials, seed, i
 
     if input_path and poisson_hz is not None:
         raise NeuroemuError("give either --input or --poisson, not both")
+    if plot:  # before the run
+        from neuroemu.plotting.figure import check_path
+
+        check_path(plot)
     ir = load_ir(network)
     inputs = None
     if input_path:
         inputs = load_spikes(input_path)
     elif poisson_hz is not None:
-        if poisson_hz < 0:
-            raise NeuroemuError(f"--poisson rate must be >= 0 Hz, got {poisson_hz}")
         inputs = poisson_inputs(ir, poisson_hz, duration, trials, seed)
     be = make_backend(backend, chip, mode, calibration, noise, mismatch)
     result = be.run(ir, inputs, duration=duration, trials=trials, seed=seed)

@@ -14,7 +14,7 @@ import numpy as np
 from neuroemu.backends.result import Result
 from neuroemu.errors import NeuroemuError
 from neuroemu.plotting.figure import figure, save
-from neuroemu.plotting.raster import COLORS, draw_rasters
+from neuroemu.plotting.raster import COLORS, draw_rasters, draw_traces
 
 
 def plot_comparison(results: Sequence[Result], path: str | Path, labels: Sequence[str] | None = None, trial: int = 0,
@@ -47,12 +47,7 @@ def plot_comparison(results: Sequence[Result], path: str | Path, labels: Sequenc
 
     if traced:
         axv = axes[1, 0]
-        for i, (r, label) in enumerate(zip(results, labels)):
-            if r.traces is None:
-                continue
-            for j in range(len(r.traces.nodes)):
-                axv.plot(r.traces.times_ms, r.traces.v_mV[trial, j], color=COLORS[i % 4], lw=0.8, alpha=0.85,
-                         ls="-" if i == 0 else "--", label=f"{label}: {r.traces.population[j]}[{r.traces.index[j]}]")
+        draw_traces(axv, results, labels, trial, alpha=0.85, dashed_after_first=True)
         axv.set_ylabel("membrane (mV)")
         axv.legend(fontsize=6, loc="upper right")
     if len(traced) >= 2:

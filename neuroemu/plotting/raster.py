@@ -37,6 +37,20 @@ def draw_rasters(ax, results: Sequence[Result], labels: Sequence[str], trial: in
     return offsets
 
 
+def draw_traces(ax, results: Sequence[Result], labels: Sequence[str], trial: int, alpha: float = 0.9,
+                dashed_after_first: bool = False) -> None:
+    """Overlay the membrane traces (biological ms, mV) of ``trial`` of ``results`` on ``ax``, one
+    colour per result (results without traces are skipped); ``dashed_after_first`` draws every
+    result after the first dashed."""
+    for i, (r, label) in enumerate(zip(results, labels)):
+        if r.traces is None:
+            continue
+        for j in range(len(r.traces.nodes)):
+            ax.plot(r.traces.times_ms, r.traces.v_mV[trial, j], color=COLORS[i % 4], lw=0.8, alpha=alpha,
+                    ls="--" if dashed_after_first and i > 0 else "-",
+                    label=f"{label}: {r.traces.population[j]}[{r.traces.index[j]}]")
+
+
 def plot_raster(results: Sequence[Result] | Result, path: str | Path, trial: int = 0, labels: Sequence[str] | None = None) -> None:
     """Raster (all recorded populations stacked) and, if recorded, membrane traces of ``trial``.
 
@@ -55,12 +69,7 @@ def plot_raster(results: Sequence[Result] | Result, path: str | Path, trial: int
         ax.legend(loc="upper right")
     if has_traces:
         axv = axes[1, 0]
-        for i, (r, label) in enumerate(zip(results, labels)):
-            if r.traces is None:
-                continue
-            for j in range(len(r.traces.nodes)):
-                axv.plot(r.traces.times_ms, r.traces.v_mV[trial, j], color=COLORS[i % 4], lw=0.8,
-                         alpha=0.9, label=f"{label}: {r.traces.population[j]}[{r.traces.index[j]}]")
+        draw_traces(axv, results, labels, trial)
         axv.set_ylabel("membrane (mV, biological)")
         axv.legend(fontsize=7, loc="upper right")
     axes[-1, 0].set_xlabel("time (ms, biological)")
