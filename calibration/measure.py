@@ -139,7 +139,9 @@ def tau_from_decay(y: np.ndarray, dt_us: float, baseline: np.ndarray, i0: int, i
 
 def kernel_p(h: float | np.ndarray, tau_m: np.ndarray, tau_s: np.ndarray) -> np.ndarray:
     """Membrane response at time h to a unit step of synaptic current decaying with tau_s
-    (µs): int_0^h exp(-(h-s)/tau_m) exp(-s/tau_s) ds (the emulator's kernel)."""
+    (µs): int_0^h exp(-(h-s)/tau_m) exp(-s/tau_s) ds. The emulator's scalar (numba)
+    ``backends.emulator.dynamics.kernel_p``, vectorized over h and the time constants and safe
+    from overflow for any h (keep the two in step)."""
     d = 1.0 / np.asarray(tau_s, float) - 1.0 / np.asarray(tau_m, float)
     x = h * d
     em = np.exp(-h / np.asarray(tau_m, float))
@@ -148,7 +150,7 @@ def kernel_p(h: float | np.ndarray, tau_m: np.ndarray, tau_s: np.ndarray) -> np.
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         num = np.where(x >= 0, em * (-np.expm1(-x)), np.exp(-h / np.asarray(tau_s, float)) * np.expm1(x))
         full = num / np.where(small, 1.0, d)
-    return np.where(small, h * em * (1.0 - 0.5 * x), full)
+    return np.where(small, h * em * (1.0 - 0.5 * x + x * x / 6.0), full)
 
 
 def synaptic_current(v: np.ndarray, dt_us: float, tau_mem: np.ndarray, i_event: int) -> np.ndarray:

@@ -364,6 +364,18 @@ class _PspRun:
     def trials_of(self, pop: str, group: int | None = None) -> np.ndarray:
         return np.array([p == pop and (group is None or g == group) for p, g in self.labels])
 
+    def current(self, ctx: Context, codes: dict[str, np.ndarray], tau_mem: np.ndarray) -> tuple[np.ndarray, float]:
+        """Run with ``codes``: membrane-differenced traces (see :func:`M.synaptic_current`) and
+        the recording's sample step (µs)."""
+        rec = ctx.runner.run(self.setup, codes)
+        return M.synaptic_current(rec.madc(), rec.dt_us, tau_mem, self.i_event), rec.dt_us
+
+    def psp(self, u: np.ndarray, plan: _Psp, group: int | None = None) -> np.ndarray:
+        """Trial-averaged synaptic current of ``plan``'s trials (of one row group), sign-flipped
+        for inhibition: (circuits, window samples)."""
+        sign = 1.0 if plan.pop == EXC else -1.0
+        return sign * u[self.trials_of(plan.pop, group), :, :self.window(plan)].mean(axis=0)
+
 
 def _psp_run(ctx: Context, name: str, plans: list[_Psp], base: dict[str, np.ndarray]) -> _PspRun:
     """One setup for the receptors of ``plans``: every group of rows ``reps`` times per receptor,
@@ -416,15 +428,10 @@ def calibrate_tau_syn(ctx: Context) -> dict[str, SearchOutcome]:
         run = _psp_run(ctx, "tau_syn", plans, base)
 
         def measure(codes, run=run):
-            rec = ctx.runner.run(run.setup, codes)
-            u = M.synaptic_current(rec.madc(), rec.dt_us, tau_m, run.i_event)
-            res = {}
-            for plan in run.plans:
-                n = run.window(plan)
-                sign = 1.0 if plan.pop == EXC else -1.0
-                uu = sign * u[run.trials_of(plan.pop), :, :n].mean(axis=0)
-                res[f"tau_syn_{plan.pop}"] = M.tau_from_current(uu, rec.dt_us, max(2, n // 2))
-            return res
+            u, dt_us = run.current(ctx, codes, tau_m)
+            return {f"tau_syn_{plan.pop}": M.tau_from_current(run.psp(u, plan), dt_us,
+                                                               max(2, run.window(plan) // 2))
+                    for plan in run.plans}
 
         out.update(ctx.search(measure, tuple(f"tau_syn_{p.pop}" for p in plans)))
     return out
@@ -469,17 +476,13 @@ def calibrate_input_gain(ctx: Context) -> dict[str, SearchOutcome]:
         delta = _event_delay(ctx, run)
 
         def measure(codes, run=run, delta=delta):
-            rec = ctx.runner.run(run.setup, codes)
-            u = M.synaptic_current(rec.madc(), rec.dt_us, tau_m, run.i_event)
+            u, dt_us = run.current(ctx, codes, tau_m)
             res = {}
             for plan in run.plans:
-                n = run.window(plan)
-                sign = 1.0 if plan.pop == EXC else -1.0
                 tau_s = _measured(ctx, f"tau_syn_{plan.pop}")
                 total = np.zeros(ctx.n)
                 for g in range(len(plan.groups)):
-                    uu = sign * u[run.trials_of(plan.pop, g), :, :n].mean(axis=0)
-                    total += M.current_amplitude(uu, rec.dt_us, tau_m, tau_s, delta)
+                    total += M.current_amplitude(run.psp(u, plan, g), dt_us, tau_m, tau_s, delta)
                 res[f"input_gain_{plan.pop}"] = total / (plan.rows * plan.code)
             return res
 

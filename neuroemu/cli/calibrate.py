@@ -64,6 +64,10 @@ def calibrate_cmd(hardware: str, chip: int, target_file: str | None, output: str
     from neuroemu.calibration.targets import load_targets
     from neuroemu.hardware import load_hardware
 
+    if plot:
+        from neuroemu.plotting.figure import check_path
+
+        check_path(plot)  # before the calibration, not after it
     hw = load_hardware(hardware)
     targets = load_targets(target_file, hw)
     imp = Imperfections() if noise else Imperfections(membrane_noise_scale=0.0, threshold_jitter_scale=0.0,

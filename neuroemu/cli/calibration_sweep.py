@@ -100,6 +100,10 @@ def calibration_sweep_cmd(hardware: str, vary: tuple[str, ...], chips_text: str,
     from neuroemu.hardware.config import PARAMETERS
     from neuroemu.sweeps import run_sweep
 
+    if plot:
+        from neuroemu.plotting.figure import check_path
+
+        check_path(plot)  # before the sweep, not after it
     hw = load_hardware(hardware)
     axes = parse_vary(vary)
     chips = parse_chips(chips_text)

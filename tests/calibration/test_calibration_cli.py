@@ -49,7 +49,10 @@ def test_calibrate_cli_user_errors(runner, tmp_path):
     r = runner.invoke(main, ["calibrate", "-H", "small", "--target", str(bad), "-o", str(tmp_path / "c.h5")])
     assert r.exit_code == 2 and "tau_mem" in r.output and "0.5-60" in r.output and "Traceback" not in r.output
     r = runner.invoke(main, ["calibrate", "-H", "nosuchchip", "-o", str(tmp_path / "c.h5")])
-    assert r.exit_code == 2
+    assert r.exit_code == 2 and "unknown hardware config" in r.output and "Traceback" not in r.output
+    # a bad plot name is refused before the calibration runs (nothing written)
+    r = runner.invoke(main, ["calibrate", "-H", "small", "--no-cache", "-o", str(tmp_path / "c.h5"), "--plot", "p.txt"])
+    assert r.exit_code == 2 and "suffix" in r.output and not (tmp_path / "c.h5").exists()
 
 
 def test_calibration_sweep_cli(runner, small_cals, tmp_path):
@@ -84,6 +87,9 @@ def test_calibration_sweep_cli(runner, small_cals, tmp_path):
     r = runner.invoke(main, ["calibration-sweep", "-H", "small", "--vary", "tau_mem=5", "--chips", "3-1",
                              "-o", str(tmp_path / "x.h5")])
     assert r.exit_code == 2 and "--chips" in r.output
+    r = runner.invoke(main, ["calibration-sweep", "-H", "small", "--vary", "tau_mem=5", "--chips", "0",
+                             "-o", str(tmp_path / "x.h5"), "--plot", "p.txt"])
+    assert r.exit_code == 2 and "suffix" in r.output and not (tmp_path / "x.h5").exists()
 
 
 def _network_yaml(hw, cal, path):
