@@ -24,7 +24,7 @@ from neuroemu.backends.emulator.chip import Chip
 from neuroemu.backends.emulator.dynamics import simulate
 from neuroemu.backends.emulator.effective import EffectiveNetwork, effective_network
 from neuroemu.backends.emulator.imperfections import Imperfections
-from neuroemu.backends.result import Result, Traces, make_population_spikes
+from neuroemu.backends.result import Result, node_traces, split_populations
 
 #: step never coarser than this fraction of the shortest time constant: the second-order event
 #: moments then err by at most (0.15)^3 / 6 = 6e-4 of one weight (see dynamics.py)
@@ -64,18 +64,16 @@ def _levels(n_lif: int, pre_lif: np.ndarray, post_lif: np.ndarray) -> list[tuple
     """
     from_lif = pre_lif >= 0
     src, dst = pre_lif[from_lif].astype(np.int64), post_lif[from_lif].astype(np.int64)
-    if len(src) == 0:
+    if len(src) == 0 or np.any(src >= dst):  # levels ascending with the index need src < dst
         return [(0, n_lif)]
     level = np.zeros(n_lif, np.int64)
-    for _ in range(n_lif):  # longest-path relaxation; a cycle keeps raising levels
+    while True:  # longest-path relaxation (src < dst: no cycle, ends after the depth)
         new = level.copy()
         np.maximum.at(new, dst, level[src] + 1)
         if np.array_equal(new, level):
             break
         level = new
-    else:
-        return [(0, n_lif)]
-    if np.any(np.diff(level) < 0) or np.any(level[dst] <= level[src]):
+    if np.any(np.diff(level) < 0):  # some level is not one ascending index range
         return [(0, n_lif)]
     cuts = np.flatnonzero(np.diff(level)) + 1
     bounds = [0, *cuts.tolist(), n_lif]
@@ -103,6 +101,17 @@ def _level_events(feeds: np.ndarray, inputs: tuple, parts_t: list, parts_n: list
     return t, n.astype(np.int32), np.searchsorted(tr, np.arange(trials + 1)).astype(np.int64)
 
 
+def _order(trial: np.ndarray, t: np.ndarray, ticks: np.ndarray | None, idx: np.ndarray, n_idx: int,
+           trials: int) -> np.ndarray:
+    """Permutation sorting events by (trial, time, idx). With clock ticks (time = tick x clock
+    period) one int64 key (trial, tick, idx) and a single argsort when it fits, else lexsort."""
+    if ticks is not None:
+        n_ticks = float(ticks.max(initial=0.0)) + 1.0
+        if trials * n_ticks * n_idx < 2.0**62:
+            return np.argsort((trial.astype(np.int64) * int(n_ticks) + ticks.astype(np.int64)) * n_idx + idx)
+    return np.lexsort((idx, t, trial))
+
+
 @dataclass
 class _Plan:
     ir: IR
@@ -116,8 +125,8 @@ class _Plan:
     w: np.ndarray
     dense_first: np.ndarray
     dt: float
-    recurrent: bool  # some LIF neuron feeds another: a trial cannot be split by neurons
     levels: list[tuple[int, int]]  # LIF index ranges run one after another (see _levels)
+    splittable: bool  # no LIF neuron feeds another of its level: a trial may be split by neurons
     feeds: np.ndarray  # (levels, nodes) bool: the node has synapses onto the level (layered runs only)
 
 
@@ -177,6 +186,7 @@ class EmulatorBackend(Backend):
         net = ir.network
         syn = net.synapses
         post = net.lif_index()[syn.post].astype(np.int32)
+        pre_lif = net.lif_index()[syn.pre]
         by_pre = np.lexsort((post, syn.pre))  # CSR by presynaptic node, rows sorted by target
         ptr = np.zeros(net.n_nodes + 1, np.int64)
         np.add.at(ptr, syn.pre.astype(np.int64) + 1, 1)
@@ -189,8 +199,8 @@ class EmulatorBackend(Backend):
             ir=ir, chip=chip, hw=hw, eff=eff, imp=self.imperfections.effective(hw), ptr=ptr, tgt=tgt, rec=rec, w=w,
             dense_first=_dense_rows(ptr, tgt, w, rec),
             dt=self.dt_us or min(hw.timing.dt_us, float(taus.min()) * _DT_PER_TAU),
-            recurrent=bool(np.any(net.lif_index()[syn.pre] >= 0)),
-            levels=(levels := _levels(net.n_lif, net.lif_index()[syn.pre], post)),
+            levels=(levels := _levels(net.n_lif, pre_lif, post)),
+            splittable=len(levels) > 1 or not np.any(pre_lif >= 0),
             feeds=np.array([np.isin(np.arange(net.n_nodes), syn.pre[(post >= lo) & (post < hi)])
                             for lo, hi in levels]) if len(levels) > 1 else np.ones((1, net.n_nodes), bool),
         )
@@ -214,13 +224,7 @@ class EmulatorBackend(Backend):
             ticks = np.floor(ev_time / t_res)
             ev_time = ticks * t_res  # FPGA playback on its clock
         if len(times) > 1:  # one population's trains are already sorted by (trial, time)
-            n_ticks = float(ticks.max(initial=0.0)) + 1.0 if ticks is not None else 0.0
-            if ticks is not None and trials * n_ticks * net.n_nodes < 2.0**62:
-                # one integer key (trial, clock tick, node): a single argsort instead of lexsort
-                key = (ev_trial * int(n_ticks) + ticks.astype(np.int64)) * net.n_nodes + ev_node
-                order = np.argsort(key)
-            else:
-                order = np.lexsort((ev_node, ev_time, ev_trial))
+            order = _order(ev_trial, ev_time, ticks, ev_node, net.n_nodes, trials)
             ev_time, ev_node, ev_trial = ev_time[order], ev_node[order], ev_trial[order]
         return ev_time, ev_node, np.searchsorted(ev_trial, np.arange(trials + 1)).astype(np.int64)
 
@@ -265,16 +269,11 @@ class EmulatorBackend(Backend):
             parts_trial.append(trial_l)
         t_us, nrn, trial = np.concatenate(parts_t), np.concatenate(parts_n), np.concatenate(parts_trial)
         if layered:  # readout clock, then order by (trial, time, neuron) as the kernel does
+            ticks = None
             if t_res > 0:
                 ticks = np.floor(t_us / t_res)
                 t_us = ticks * t_res
-                n_ticks = float(ticks.max(initial=0.0)) + 1.0
-                if trials * n_ticks * net.n_lif < 2.0**62:  # one integer key: argsort instead of lexsort
-                    order = np.argsort((trial.astype(np.int64) * int(n_ticks) + ticks.astype(np.int64)) * net.n_lif + nrn)
-                else:
-                    order = np.lexsort((nrn, t_us, trial))
-            else:
-                order = np.lexsort((nrn, t_us, trial))
+            order = _order(trial, t_us, ticks, nrn, net.n_lif, trials)
             t_us, nrn, trial = t_us[order], nrn[order], trial[order]
         wall = time.perf_counter() - start
         return self._result(ir, hw, plan.chip, t_us, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
@@ -287,7 +286,7 @@ class EmulatorBackend(Backend):
         # few trials and no LIF -> LIF synapses inside the range: split trials into neuron ranges
         chunks = 1
         threads = numba.get_num_threads()
-        if trials < threads and (not plan.recurrent or len(plan.levels) > 1):
+        if trials < threads and plan.splittable:
             chunks = max(1, min(threads // trials, (hi - lo) // 32))
         bounds = np.linspace(lo, hi, chunks + 1).astype(np.int64)
         todo = np.arange(trials, dtype=np.int64)
@@ -349,24 +348,11 @@ class EmulatorBackend(Backend):
         inside = t_ms <= duration
         if not inside.all():
             t_ms, nrn, trial = t_ms[inside], nrn[inside], trial[inside]
-        pops = {}
-        for i, p in enumerate(net.lif_populations()):
-            if p.name not in net.record_spikes:
-                continue
-            sel = (nrn >= p.lif_first) & (nrn < p.lif_first + p.size)
-            pops[p.name] = make_population_spikes(
-                SpikeTrains(t_ms[sel], nrn[sel] - p.lif_first, trial[sel], p.size, trials), hw.timing.speedup)
+        pops = split_populations(net, t_ms, nrn, trial, trials, hw.timing.speedup)
         tr = None
         if len(rec_nodes):
-            pop_of = net.population_of_node()
-            v_chip = traces
-            tr = Traces(
-                nodes=rec_nodes.astype(np.int32),
-                population=[net.populations[pop_of[n]].name for n in rec_nodes],
-                index=np.array([n - net.populations[pop_of[n]].first for n in rec_nodes], np.int32),
-                times_ms=np.asarray(hw.bio_time_ms(np.arange(n_samples) * rec_every * dt), float),
-                v_mV=np.asarray(hw.bio_voltage_mV(v_chip), float), v_chip_V=v_chip,
-            )
+            times_ms = hw.bio_time_ms(np.arange(n_samples) * rec_every * dt)
+            tr = node_traces(net, rec_nodes, times_ms, hw.bio_voltage_mV(traces), traces)
         info = {
             "chip_seed": chip.seed, "calibrated": self.calibration is not None or getattr(ir, "calibration", None) is not None,
             "imperfections_on": self.imperfections.switches(hw), "imperfections": imp, "dt_us": dt,

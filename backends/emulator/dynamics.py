@@ -11,10 +11,13 @@ closed-form propagator. Events arrive at exact (off-grid) times: an event ``u`` 
 end of its step contributes ``w e^{-u/tau_syn}`` to I and ``w P(u)`` to V, which is accumulated
 per neuron as the moments ``sum w, sum w u, sum w u^2`` (second-order Taylor expansion; error
 O((u/tau)^3), below 1e-6 of a weight at dt = tau/100). Spikes of on-chip neurons are delivered
-in the step after they occur, at their exact times. A threshold crossing inside a step is
-located by cubic Hermite interpolation of V between the step's ends (V and dV/dt known
-exactly), solved by safeguarded Newton. After a spike V is clamped to the reset potential for
-the refractory time, which may end inside a step (handled exactly).
+in the step after they occur, at their exact times (the backend runs feed-forward levels one
+after another, so a layer receives the spikes of the layers below within their step). A
+threshold crossing inside a step without events is located by cubic Hermite interpolation of V
+between the step's ends (V and dV/dt known exactly); after events, by safeguarded Newton on the
+exact trajectory from the neuron's last event (or an event-by-event replay of the step). After
+a spike V is clamped to the reset potential for the refractory time, which may end inside a
+step (handled exactly).
 
 Noise: membrane noise is an Ornstein-Uhlenbeck process through the leak (stationary std
 ``sigma_mem``), threshold jitter is a per-trial, per-neuron threshold offset, spike-time
@@ -29,7 +32,7 @@ import math
 import numba as nb
 import numpy as np
 
-from neuroemu.backends.emulator.random import _GOLD, _SQRT3, approx_normal, fmix32_byte_sum, mix32, normal, stream_key
+from neuroemu.backends.emulator.random import _GOLD, approx_normal_hashed, mix32, normal, stream_key
 
 _STREAM_MEMBRANE, _STREAM_THRESHOLD, _STREAM_JITTER = 1, 2, 3
 
@@ -116,7 +119,8 @@ def _add_scatter(node, u, ptr, tgt, rec, w, v, ie, ii, c2e, c2i, inv_te, inv_ti,
 def _add_dense(gj, gu, ng, k0, m, w, zero, v, ie, ii, c2e, c2i, inv_te, inv_ti, ke2, ki2, k_lo):
     """Add ``ng`` (1-4) events of rows that all target the contiguous range [k0, k0 + m), the
     i-th starting at synapse ``gj[i]``, ``gu[i]`` µs before the step end, to the end-of-step
-    state: one branch-free pass over the targets (SIMD) sums the events' moments in registers.
+    state: one branch-free pass over the targets (SIMD) sums the events' moments in registers
+    (a single event has its own cheaper pass; 2-3 events are padded to 4 with zero weights).
     The receptor of a dense row's synapse is the sign of its weight (exc >= 0, inh <= 0)."""
     n = v.shape[0]
     ks = max(k0, k_lo)
@@ -142,24 +146,12 @@ def _add_dense(gj, gu, ng, k0, m, w, zero, v, ie, ii, c2e, c2i, inv_te, inv_ti, 
         return
     u2 = gu[1]
     x2 = w[gj[1] + o:gj[1] + o + length]
-    if ng == 2:
-        p1, p2 = u1 * u1, u2 * u2
-        for q in range(length):
-            e1, e2 = max(x1[q], 0.0), max(x2[q], 0.0)
-            i1, i2 = min(x1[q], 0.0), min(x2[q], 0.0)
-            s0e, s0i = e1 + e2, i1 + i2
-            s1e, s1i = e1 * u1 + e2 * u2, i1 * u1 + i2 * u2
-            s2e, s2i = e1 * p1 + e2 * p2, i1 * p1 + i2 * p2
-            vv[q] += s1e - s2e * ce[q] + s1i - s2i * ci[q]
-            ee[q] += s0e - s1e * te[q] + s2e * qe[q]
-            ei[q] += s0i - s1i * ti[q] + s2i * qi[q]
-        return
-    u3 = gu[2]
-    x3 = w[gj[2] + o:gj[2] + o + length]
-    if ng == 3:  # a fourth event of weight 0
-        u4 = 0.0
-        x4 = zero[:length]
-    else:
+    u3, u4 = 0.0, 0.0  # 2 or 3 events: the missing ones have weight 0 (adding 0 is exact)
+    x3 = x4 = zero[:length]
+    if ng >= 3:
+        u3 = gu[2]
+        x3 = w[gj[2] + o:gj[2] + o + length]
+    if ng == 4:
         u4 = gu[3]
         x4 = w[gj[3] + o:gj[3] + o + length]
     p1, p2, p3, p4 = u1 * u1, u2 * u2, u3 * u3, u4 * u4
@@ -420,8 +412,7 @@ def _run_trial(
             for k in range(n):
                 a = iprev_e[k]
                 b = iprev_i[k]
-                z = ((float(fmix32_byte_sum(key_s, hk[k])) + 2.0) * (1.0 / 256.0) - 2.0) * _SQRT3
-                v[k] = pmm[k] * vprev[k] + p_e[k] * a + p_i[k] * b + noise_step[k] * z
+                v[k] = pmm[k] * vprev[k] + p_e[k] * a + p_i[k] * b + noise_step[k] * approx_normal_hashed(key_s, hk[k])
                 ie[k] = pe[k] * a
                 ii[k] = pi[k] * b
         else:
@@ -478,7 +469,7 @@ def _run_trial(
             h = t1 - t_a
             dv_b = -v[k] * inv_tm[k] + ie[k] + ii[k]
             tc = -1.0
-            v_clean = v[k] - noise_step[k] * approx_normal(key_s, k + k_lo) if noisy else v[k]
+            v_clean = v[k] - noise_step[k] * approx_normal_hashed(key_s, hk[k]) if noisy else v[k]
             if t_a == t0 and v_clean >= thr[k]:
                 if m_step < 0:
                     m_step = _step_events(ev_time, ev_node, e_step, e, prev_idx, prev_t, nprev, lif_node, ptr, l_time,

@@ -93,3 +93,10 @@ def fmix32_byte_sum(typingctx, key, hashed_counter):
         return builder.add(total, builder.lshr(x, c(24)))
 
     return nb.types.int32(nb.types.uint32, nb.types.uint32), codegen
+
+
+@nb.njit(inline="always", cache=True)
+def approx_normal_hashed(key, hashed_counter) -> float:
+    """:func:`approx_normal` ``(key, counter)`` bit for bit, from ``hashed_counter = mix32(counter *
+    _GOLD)`` (both uint32): the form whose loop over neurons vectorizes (see fmix32_byte_sum)."""
+    return ((float(fmix32_byte_sum(key, hashed_counter)) + 2.0) * (1.0 / 256.0) - 2.0) * _SQRT3

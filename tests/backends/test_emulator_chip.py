@@ -83,12 +83,11 @@ def test_vectorizable_noise_hash_equals_approx_normal():
     """The 32-bit SIMD form of the membrane-noise draw is bit for bit approx_normal."""
     import numba as nb
 
-    from neuroemu.backends.emulator.random import _GOLD, _SQRT3, approx_normal, fmix32_byte_sum, mix32
+    from neuroemu.backends.emulator.random import _GOLD, approx_normal, approx_normal_hashed, mix32
 
     @nb.njit
     def both(key, counter):
-        z = ((float(fmix32_byte_sum(np.uint32(key), np.uint32(mix32(counter * _GOLD)))) + 2.0) * (1.0 / 256.0) - 2.0)
-        return z * _SQRT3, approx_normal(key, counter)
+        return approx_normal_hashed(np.uint32(key), np.uint32(mix32(counter * _GOLD))), approx_normal(key, counter)
 
     for key in (0, 1, 0xDEADBEEF, 2**32 - 1):
         for counter in (0, 1, 17, 511, 10**6):
