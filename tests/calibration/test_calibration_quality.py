@@ -44,7 +44,8 @@ def test_small_chips_below_calix_limits(small_cals, seed):
         assert r < 0.10, (name, r)  # the project's goal, on the hidden truth
     for name in PARAMETERS:
         before, after = truth[name]
-        assert trimmed_std(before) > 0.04 * abs(np.mean(before)) or name.startswith("v_")  # the chip does spread
+        # the chip does spread: > 5 mV (chip) for potentials, > 4 % for times and gains
+        assert trimmed_std(before) > (5e-3 if name.startswith("v_") else 0.04 * abs(np.mean(before))), name
         # the calibrated mean sits on the target (0.5 % for times and gains, 1 mV for potentials)
         target = cal.targets.get(name)
         tol = 1e-3 if name.startswith("v_") else 5e-3 * target
