@@ -31,3 +31,7 @@ class FileFormatError(NeuroemuError):
 
 class BackendError(NeuroemuError):
     """A backend cannot run what it was given (unknown backend, option it cannot express)."""
+
+
+class DelayError(RangeError, BackendError):
+    """A synaptic delay the hardware cannot realise (names the projection and the delay)."""

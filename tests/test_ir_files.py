@@ -82,7 +82,7 @@ def test_bad_files(tmp_path):
     newer.write_bytes(data)
     with h5py.File(newer, "a") as f:
         f.attrs["neuroemu_schema"] = SCHEMAS["ir"] + 1
-    with pytest.raises(FileFormatError, match="schema version 2 .* is newer than this neuroemu .* upgrade"):
+    with pytest.raises(FileFormatError, match=f"schema version {SCHEMAS['ir'] + 1} .* is newer than this neuroemu .* upgrade"):
         load_ir(newer)
     # missing member
     broken = tmp_path / "broken.h5"
@@ -116,3 +116,19 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
         save_ir(ir, path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.h5"]  # no temp file left
+
+
+def test_ir_of_schema_1_reads_without_bias_current(tmp_path):
+    """IR files written before i_offset existed (schema 1) read with a zero bias current."""
+    net = feedforward()
+    net.populations[1].params["i_offset"] = 0.25
+    ir = compile_network(net, "small")
+    save_ir(ir, tmp_path / "new.h5")
+    back = load_ir(tmp_path / "new.h5")
+    np.testing.assert_array_equal(back.network.params.i_offset, ir.network.params.i_offset)
+    assert back.network.params.i_offset.max() == 0.25
+    with h5py.File(tmp_path / "new.h5", "a") as f:
+        del f["ir/network/params/i_offset"]
+        f.attrs["neuroemu_schema"] = 1
+    old = load_ir(tmp_path / "new.h5")
+    np.testing.assert_array_equal(old.network.params.i_offset, np.zeros(old.network.n_lif))

@@ -11,23 +11,29 @@ import neuroemu
 from neuroemu.compiler.place import place
 from neuroemu.compiler.quantize import quantize
 from neuroemu.compiler.report import resource_report
-from neuroemu.compiler.translate import translate
+from neuroemu.compiler.translate import check_delays, translate
 from neuroemu.compiler.validate import validate
 from neuroemu.hardware import HardwareConfig, load_hardware
 from neuroemu.ir.model import IR, Provenance
 from neuroemu.network.model import Network
 
-__all__ = ["compile_network", "validate", "place", "quantize", "translate", "resource_report"]
+__all__ = ["compile_network", "validate", "place", "quantize", "translate", "check_delays", "resource_report"]
 
 
-def compile_network(net: Network, hardware: HardwareConfig | str, *, source: str = "", calibration=None) -> IR:
+def compile_network(net: Network, hardware: HardwareConfig | str, *, source: str = "", calibration=None,
+                    software_delays: bool = False) -> IR:
     """Compile ``net`` for ``hardware`` (a config or its name/path). Raises NeuroemuError subclasses.
 
     With a ``calibration`` (:class:`neuroemu.calibration.Calibration`) the weight scales are the
     calibrated synaptic input gains, the targets must be the calibrated ones, and the IR embeds the
-    per-circuit codes (it then runs only on that chip instance)."""
+    per-circuit codes (it then runs only on that chip instance).
+    ``software_delays``: keep synaptic delays the hardware cannot realise (for the brian2
+    backend's ``ideal`` and ``as-deployed`` modes, which realise them; the emulator refuses
+    such an IR); by default they are refused here, naming the projection."""
     hw = load_hardware(hardware) if isinstance(hardware, str) else hardware
     logical = validate(net)
+    if not software_delays:
+        check_delays(logical, hw)
     placement = place(logical, hw)
     fixed_scales = None
     if calibration is not None:

@@ -1,7 +1,9 @@
 """Pass 4, translate: biological parameters -> chip-unit analog targets per neuron.
 
 Times divide by the speed-up (ms -> µs: 10 ms biological = 10 µs at 1000x); potentials go
-through the config's voltage map; the weight scale (nA per code) becomes the synaptic input
+through the config's voltage map; the leak potential is ``v_inf = v_rest + i_offset * tau_mem / cm``
+(a constant bias current realised exactly as a shifted leak, see
+:meth:`~neuroemu.ir.model.NeuronParams.v_inf`); the weight scale (nA per code) becomes the synaptic input
 gain (V/µs per code) of each of the neuron's circuits (times the merge size, since merged
 circuits share one membrane of k-fold capacitance). Targets outside the range the chip can be
 calibrated to are an error naming population, neuron, value and range.
@@ -10,13 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuroemu.errors import RangeError
+from neuroemu.errors import DelayError, RangeError
 from neuroemu.hardware.config import HardwareConfig
 from neuroemu.ir.model import RECEPTORS, ChipTargets, LogicalNetwork, Placement, WeightQuantization
 
-# chip parameter <- (biological parameter, kind)
+# chip parameter <- (biological parameter, kind); v_inf: v_rest shifted by the bias current i_offset
 _FROM_BIO = {
-    "v_leak": ("v_rest", "voltage"),
+    "v_leak": ("v_inf", "voltage"),
     "v_reset": ("v_reset", "voltage"),
     "v_thresh": ("v_thresh", "voltage"),
     "tau_mem": ("tau_mem", "time"),
@@ -30,21 +32,25 @@ def _bio_of_chip(hw: HardwareConfig, kind: str, value: float) -> float:
     return float(hw.bio_voltage_mV(value)) if kind == "voltage" else float(hw.bio_time_ms(value))
 
 
-def translate(net: LogicalNetwork, placement: Placement, weights: WeightQuantization, hw: HardwareConfig) -> ChipTargets:
-    """Chip targets for every LIF neuron. Raises RangeError for unrealisable values."""
+def check_delays(net: LogicalNetwork, hw: HardwareConfig) -> None:
+    """Refuse synaptic delays on hardware without programmable delays (DelayError naming the projection)."""
     if not hw.synapses.delays:
         delayed = np.flatnonzero(net.synapses.delay > 0)
         if delayed.size:
             proj = net.projections[int(net.synapses.projection[delayed[0]])]
-            raise RangeError(
+            raise DelayError(
                 f"projection '{proj.name}': delay {net.synapses.delay[delayed[0]]} ms, but {hw.name} has no programmable "
                 "synaptic delays (leave delay unset)"
             )
+
+
+def translate(net: LogicalNetwork, placement: Placement, weights: WeightQuantization, hw: HardwareConfig) -> ChipTargets:
+    """Chip targets for every LIF neuron. Raises RangeError for unrealisable values."""
     lif_pops = net.lif_populations()
     pop_of_lif = np.repeat(np.arange(len(lif_pops)), [p.size for p in lif_pops])
     values: dict[str, np.ndarray] = {}
     for chip_name, (bio_name, kind) in _FROM_BIO.items():
-        bio = getattr(net.params, bio_name)
+        bio = net.params.v_inf() if bio_name == "v_inf" else getattr(net.params, bio_name)
         chip = np.asarray(hw.chip_voltage_V(bio) if kind == "voltage" else hw.chip_time_us(bio), dtype=np.float64)
         lo, hi = hw.parameters[chip_name].range
         bad = np.flatnonzero((chip < lo * (1 - 1e-9)) | (chip > hi * (1 + 1e-9)))
@@ -53,8 +59,14 @@ def translate(net: LogicalNetwork, placement: Placement, weights: WeightQuantiza
             pop = lif_pops[pop_of_lif[i]]
             unit_bio = "mV" if kind == "voltage" else "ms"
             unit_chip = hw.parameters[chip_name].unit
+            what = f"{bio_name} {bio[i]:.6g} {unit_bio}"
+            if bio_name == "v_inf":
+                p = net.params
+                what = (f"v_rest {p.v_rest[i]:.6g} mV" if p.i_offset[i] == 0 else
+                        f"the leak potential v_rest + i_offset*tau_mem/cm = {p.v_rest[i]:.6g} mV + {p.i_offset[i]:.6g} nA x "
+                        f"{p.tau_mem[i]:.6g} ms / {p.cm[i]:.6g} nF = {bio[i]:.6g} mV")
             raise RangeError(
-                f"population '{pop.name}' neuron {i - pop.lif_first}: {bio_name} {bio[i]:.6g} {unit_bio} is "
+                f"population '{pop.name}' neuron {i - pop.lif_first}: {what} is "
                 f"{chip[i]:.6g} {unit_chip} on {hw.name}, outside its range {lo:g}-{hi:g} {unit_chip} "
                 f"({_bio_of_chip(hw, kind, lo):.4g} to {_bio_of_chip(hw, kind, hi):.4g} {unit_bio} biological)"
             )

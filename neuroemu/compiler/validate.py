@@ -28,7 +28,8 @@ from neuroemu.network.model import (
 _POSITIVE = ("tau_mem", "tau_syn_exc", "tau_syn_inh", "cm")
 
 
-def _check_population(pop) -> None:
+def check_population(pop) -> None:
+    """Refuse a population with a bad name, size or parameter (NetworkError naming it)."""
     if not isinstance(pop.name, str) or not pop.name:
         raise NetworkError("a population has an empty name")
     if isinstance(pop.size, bool) or not isinstance(pop.size, (int, np.integer)) or pop.size < 1:
@@ -163,7 +164,7 @@ def validate(net: Network) -> LogicalNetwork:
     if dup:
         raise NetworkError(f"population '{dup[0]}' is defined twice")
     for pop in net.populations:
-        _check_population(pop)
+        check_population(pop)
 
     populations: list[IRPopulation] = []
     first = lif_first = 0
@@ -224,14 +225,19 @@ def validate(net: Network) -> LogicalNetwork:
             receptor = np.full(len(w), INH, np.int8)
         else:
             receptor = np.where(w < 0, INH, EXC).astype(np.int8)
-        delay = 0.0 if proj.delay is None else float(proj.delay)
-        if not np.isfinite(delay) or delay < 0:
-            raise NetworkError(f"{where}: delay must be >= 0 ms, got {proj.delay}")
+        delay = np.zeros(len(w)) if proj.delay is None else np.asarray(proj.delay, dtype=np.float64)
+        if delay.ndim == 0:
+            delay = np.full(len(w), float(delay))
+        if delay.shape != (len(w),):
+            raise NetworkError(f"{where}: delays must be a scalar or {len(w)} values (one per synapse), got shape {delay.shape}")
+        bad = np.flatnonzero(~np.isfinite(delay) | (delay < 0))
+        if bad.size:
+            raise NetworkError(f"{where}: delay must be >= 0 ms, got {delay[bad[0]]} at synapse {bad[0]}")
         parts["pre"].append((pre + pre_ir.first).astype(np.int32))
         parts["post"].append((post + post_ir.first).astype(np.int32))
         parts["weight"].append(w.astype(np.float64))
         parts["receptor"].append(receptor)
-        parts["delay"].append(np.full(len(w), delay))
+        parts["delay"].append(delay)
         parts["projection"].append(np.full(len(w), i, np.int32))
         ir_projs.append(IRProjection(name, proj.pre, proj.post, proj.receptor, n_syn, len(w)))
         n_syn += len(w)

@@ -20,7 +20,7 @@ from neuroemu.hdf5.atomic import atomic_path
 
 #: Schema version written for each file kind; readers accept this version or older.
 SCHEMAS: dict[str, int] = {
-    "ir": 1,
+    "ir": 2,  # 2: NeuronParams.i_offset
     "result": 1,
     "spikes": 1,
     "chip": 1,

@@ -42,7 +42,8 @@ class IRPopulation:
 
 @dataclass
 class NeuronParams:
-    """Per LIF neuron, biological units: ms, mV, nF."""
+    """Per LIF neuron, biological units: ms, mV, nF, nA (``i_offset``, the constant bias
+    current; IR files written before it existed read as 0)."""
 
     tau_mem: np.ndarray
     tau_syn_exc: np.ndarray
@@ -52,6 +53,17 @@ class NeuronParams:
     v_thresh: np.ndarray
     tau_refrac: np.ndarray
     cm: np.ndarray
+    i_offset: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.i_offset is None:
+            self.i_offset = np.zeros_like(np.asarray(self.tau_mem, dtype=np.float64))
+
+    def v_inf(self) -> np.ndarray:
+        """The potential the membrane relaxes to without synaptic input (mV):
+        ``v_rest + i_offset * tau_mem / cm``. A constant bias current is exactly a shift of the
+        leak potential: ``cm dV/dt = -(cm/tau_mem)(V - v_rest) + i_offset = -(cm/tau_mem)(V - v_inf)``."""
+        return self.v_rest + self.i_offset * self.tau_mem / self.cm
 
 
 @dataclass

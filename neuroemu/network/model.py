@@ -2,7 +2,19 @@
 
 Current-based LIF neurons with exponential excitatory/inhibitory synapses (PyNN's
 ``IF_curr_exp``; NIR's ``CubaLIF`` with ``Linear`` weights), spike sources with explicit
-spike times, projections built by connectors, and what to record. Nothing here knows about
+spike times, projections built by connectors, and what to record.
+
+The neuron (biological units)::
+
+    cm dV/dt = -(cm/tau_mem) (V - v_rest) + I_exc + I_inh + i_offset
+    dI_x/dt = -I_x / tau_syn_x,   I_x += w at each input spike (w in nA)
+
+spike when V reaches v_thresh, then V = v_reset for tau_refrac. The constant bias current
+``i_offset`` (nA, PyNN's) is the same as a shifted resting potential: with
+``v_inf = v_rest + i_offset * tau_mem / cm`` (nA ms / nF = mV) the first equation reads
+``cm dV/dt = -(cm/tau_mem)(V - v_inf) + I_exc + I_inh``, identical for every trajectory.
+The compiler realises it that way (the chip's leak potential is set to ``v_inf``; see
+:meth:`neuroemu.ir.model.NeuronParams.v_inf`). Nothing here knows about
 chips: the compiler turns a description into an IR for a given hardware config.
 
 Weights are synaptic current jumps in nA. Following PyNN for current-based synapses,
@@ -30,10 +42,11 @@ LIF_DEFAULTS: dict[str, float] = {
     "v_thresh": -50.0,  # mV
     "tau_refrac": 0.1,  # ms
     "cm": 1.0,  # nF
+    "i_offset": 0.0,  # nA, constant bias current
 }
 LIF_UNITS: dict[str, str] = {
     "tau_mem": "ms", "tau_syn_exc": "ms", "tau_syn_inh": "ms", "v_rest": "mV",
-    "v_reset": "mV", "v_thresh": "mV", "tau_refrac": "ms", "cm": "nF",
+    "v_reset": "mV", "v_thresh": "mV", "tau_refrac": "ms", "cm": "nF", "i_offset": "nA",
 }
 
 Receptor = Literal["exc", "inh", "auto"]
@@ -132,7 +145,8 @@ class Projection:
     weight: nA; a scalar, one value per synapse (connector order), a (n_pre, n_post) matrix
     indexed by the connected pairs, or :class:`RandomWeights`.
     receptor: ``exc`` (weights >= 0), ``inh`` (weights <= 0) or ``auto`` (by sign).
-    delay: ms, None = the hardware's fixed transmission latency (no programmable delay).
+    delay: ms, a scalar or one value per synapse (connector order); None = the hardware's
+    fixed transmission latency (no programmable delay).
     """
 
     pre: str
@@ -140,7 +154,7 @@ class Projection:
     connector: Connector = field(default_factory=AllToAll)
     weight: WeightSpec = None
     receptor: Receptor = "auto"
-    delay: float | None = None
+    delay: float | np.ndarray | None = None
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -171,7 +185,7 @@ class Network:
 
     # --- builder API ----------------------------------------------------------------------
     def add_lif(self, name: str, size: int, **params: ParamValue) -> LIFPopulation:
-        """Add ``size`` LIF neurons; ``params`` are any of :data:`LIF_DEFAULTS` (ms, mV, nF)."""
+        """Add ``size`` LIF neurons; ``params`` are any of :data:`LIF_DEFAULTS` (ms, mV, nF, nA)."""
         unknown = sorted(set(params) - set(LIF_DEFAULTS))
         if unknown:
             raise NetworkError(
@@ -197,7 +211,7 @@ class Network:
         connector: Connector | str = "all_to_all",
         weight: WeightSpec = None,
         receptor: Receptor = "auto",
-        delay: float | None = None,
+        delay: float | np.ndarray | None = None,
         name: str = "",
     ) -> Projection:
         """Add a projection. ``connector`` is a connector object or ``"all_to_all"``/``"one_to_one"``."""

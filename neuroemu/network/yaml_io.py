@@ -168,14 +168,17 @@ def network_from_dict(data: dict, source: str = "network") -> Network:
         if receptor not in ("exc", "inh", "auto"):
             raise ctx.fail(where, f"receptor must be exc, inh or auto, got {receptor!r}")
         delay = spec.get("delay")
-        if delay is not None and (isinstance(delay, bool) or not isinstance(delay, (int, float))):
-            raise ctx.fail(where, f"delay must be a number (ms) or null, got {delay!r}")
+        if isinstance(delay, list):
+            delay = _number_array(ctx, f"{where}.delay", delay)
+        elif delay is not None and (isinstance(delay, bool) or not isinstance(delay, (int, float))):
+            raise ctx.fail(where, f"delay must be a number (ms), a list (one per synapse) or null, got {delay!r}")
         net.projections.append(
             Projection(
                 pre=str(spec["pre"]), post=str(spec["post"]),
                 connector=_connector(ctx, f"{where}.connector", spec.get("connector")),
                 weight=_weight(ctx, f"{where}.weight", spec.get("weight")),
-                receptor=receptor, delay=None if delay is None else float(delay), name=str(spec.get("name", "")),
+                receptor=receptor, delay=None if delay is None else (float(delay) if np.ndim(delay) == 0 else delay),
+                name=str(spec.get("name", "")),
             )
         )
     rec = _keys(ctx, "record", data.get("record") or {}, {"spikes", "v"})
@@ -242,7 +245,7 @@ def network_to_dict(net: Network) -> dict:
         if w is not None:
             entry["weight"] = _plain(w)
         if pr.delay is not None:
-            entry["delay"] = pr.delay
+            entry["delay"] = _plain(pr.delay)
         projs.append(entry)
     out: dict[str, Any] = {"name": net.name, "populations": pops, "projections": projs}
     rec: dict[str, Any] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neuroemu.compiler import place, quantize, translate, validate
+from neuroemu.compiler import compile_network, place, quantize, translate, validate
 from neuroemu.errors import RangeError
 from neuroemu.hardware import PARAMETERS, load_hardware
 from neuroemu.ir import EXC, INH
@@ -112,6 +112,21 @@ def test_out_of_range_target_names_neuron(param, value, words):
 def test_delays_refused_on_bss2():
     net = feedforward()
     net.projections[0].delay = 1.0
+    with pytest.raises(RangeError, match="projection 'input->hidden': delay 1.0 ms, but bss2 has no programmable synaptic delays"):
+        compile_network(net, BSS2)
+
+
+def test_bias_current_is_a_shifted_leak_exactly():
+    """i_offset I: cm dV/dt = -(cm/tau)(V - v_rest) + I = -(cm/tau)(V - (v_rest + I tau/cm))."""
+    net = feedforward()
+    net.populations[1].params.update(i_offset=np.linspace(-0.5, 0.5, 6), cm=0.5, tau_mem=8.0)
     lg, pl, wq = _passes(net, BSS2)
-    with pytest.raises(RangeError, match="no programmable synaptic delays"):
+    tg = translate(lg, pl, wq, BSS2)
+    v_inf = -65.0 + np.linspace(-0.5, 0.5, 6) * 8.0 / 0.5
+    hidden = np.arange(6)
+    np.testing.assert_allclose(tg.v_leak[hidden], 0.42 + (v_inf + 65.0) * 0.0135, rtol=1e-12)
+    net.populations[1].params["i_offset"] = 2.0  # v_inf = -65 + 32 = -33 mV: above the leak range
+    lg, pl, wq = _passes(net, BSS2)
+    with pytest.raises(RangeError, match=r"the leak potential v_rest \+ i_offset\*tau_mem/cm = -65 mV \+ 2 nA x 8 ms / "
+                                         r"0.5 nF = -33 mV is 0.852 V on bss2, outside its range 0.285-0.78 V"):
         translate(lg, pl, wq, BSS2)
