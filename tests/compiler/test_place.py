@@ -155,3 +155,38 @@ def test_rows_exhausted_is_refused():
     net.projections[0].weight = np.where(np.arange(128) < 64, 0.3, -0.3)[:, None]
     lg = validate(net)
     check_placement(lg, place(lg, SMALL), SMALL)
+
+
+def test_dense_random_network_splits_lines_instead_of_merging():
+    """A balanced network of 500 neurons with 16 % connectivity (Vogels-Abbott's in-degree): no
+    row has all of a source's ~40 targets of a hemisphere free late in the placement, and
+    first-fit whole lines would give every row to the excitatory sources. Split lines (a
+    source on several rows, as the chip's routing allows) place it on 500 single circuits."""
+    net = Network("balanced")
+    net.add_spike_source("ext", 40)
+    net.add_lif("exc", 400)
+    net.add_lif("inh", 100)
+    for k, (pre, post, w, rec) in enumerate([("exc", "exc", 0.1, "exc"), ("exc", "inh", 0.1, "exc"),
+                                             ("inh", "exc", -0.1, "inh"), ("inh", "inh", -0.1, "inh"),
+                                             ("ext", "exc", 0.1, "exc")]):
+        net.connect(pre, post, FixedProbability(0.16 if pre != "ext" else 0.1, k), weight=w, receptor=rec)
+    lg = validate(net)
+    pl = place(lg, BSS2)
+    check_placement(lg, pl, BSS2)
+    assert np.all(pl.size == 1)
+    lif = lg.lif_index()[lg.synapses.post]
+    rows_per_line = {}
+    for pre, h, rec, row in zip(lg.synapses.pre, pl.hemisphere[lif], lg.synapses.receptor, pl.syn_row):
+        rows_per_line.setdefault((pre, h, rec), set()).add(row)
+    assert max(len(r) for r in rows_per_line.values()) > 1  # some lines were split
+    for h in range(2):  # both receptors got rows
+        assert {0, 1} <= set(pl.row_receptor[h].tolist())
+
+
+def test_networks_that_fit_whole_lines_keep_one_row_per_line():
+    lg = validate(load_network(EXAMPLES / "yinyang.yaml"))
+    pl = place(lg, BSS2)
+    lif = lg.lif_index()[lg.synapses.post]
+    keys = np.stack([lg.synapses.pre, pl.hemisphere[lif], lg.synapses.receptor, pl.syn_row], axis=1)
+    lines = np.unique(keys[:, :3], axis=0)
+    assert len(np.unique(keys, axis=0)) == len(lines)
