@@ -7,6 +7,7 @@ Brian2's mode) and may be reused for many runs.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import ClassVar, Mapping, Sequence
 
 import numpy as np
@@ -18,8 +19,38 @@ from neuroemu.spikes import SpikeTrains
 from neuroemu.backends.result import Result
 
 
+@dataclass
+class RunState:
+    """Where a simulation stands: every neuron's state at ``time_ms`` (biological ms) in every
+    trial. A backend's :meth:`Backend.run` returns it as ``result.state``; passing it back as
+    ``run(..., state=...)`` continues the simulation, so ``run(a)`` then ``run(b)`` from its
+    state is ``run(a + b)``. Subclasses (one per backend) hold the backend's own variables and
+    give the membrane potentials as ``v_mV``: (trials, n_lif), biological mV.
+    """
+
+    backend: str
+    time_ms: float
+    seed: int
+    trials: int
+    n_lif: int
+
+    def check(self, backend: str, ir: IR, trials: int, seed: int) -> None:
+        """Refuse continuing this state with another backend, network size, trial count or seed."""
+        if self.backend != backend:
+            raise BackendError(f"a '{self.backend}' state cannot be continued on the '{backend}' backend")
+        if self.n_lif != ir.network.n_lif:
+            raise BackendError(
+                f"the state has {self.n_lif} LIF neurons, the network '{ir.network.name}' has {ir.network.n_lif}: "
+                "a state continues only the network it came from")
+        if trials != self.trials or seed != self.seed:
+            raise BackendError(
+                f"the state is of a run with {self.trials} trial(s) and seed {self.seed}; continuing it needs the "
+                f"same (got trials={trials}, seed={seed})")
+
+
 class Backend(ABC):
-    """Base class of all backends. Subclasses set ``name`` and implement :meth:`run`."""
+    """Base class of all backends. Subclasses set ``name`` and implement :meth:`run` and
+    :meth:`initial_state`."""
 
     name: ClassVar[str] = ""
 
@@ -32,6 +63,7 @@ class Backend(ABC):
         trials: int = 1,
         seed: int = 0,
         record_v: Sequence[int] | None = None,
+        state: RunState | None = None,
     ) -> Result:
         """Run ``trials`` trials of ``duration`` biological ms.
 
@@ -40,23 +72,57 @@ class Backend(ABC):
         description's default spike times, or stay silent.
         seed: seeds every temporal random draw of the run (noise); same seed, same result.
         record_v: global node ids whose membrane to record (default: the IR's record spec).
+        state: continue from this state (a previous ``result.state`` or :meth:`initial_state`;
+        same trials and seed): the run covers ``[state.time_ms, state.time_ms + duration]``,
+        input spike times are absolute (spikes before ``state.time_ms`` are ignored) and so are
+        the result's. None: start at time 0 from rest.
+        The result's ``state`` is where the run stopped.
         """
 
+    @abstractmethod
+    def initial_state(self, ir: IR, trials: int = 1, seed: int = 0, v_mV: np.ndarray | None = None) -> RunState:
+        """The state at time 0: membrane at ``v_mV`` (biological mV; scalar, one value per LIF
+        neuron or (trials, n_lif); None: every neuron at rest, i.e. at its leak potential
+        ``v_rest + i_offset tau_mem / cm`` as the backend realises it), synaptic currents 0, no
+        neuron refractory. Running from it is running without a state."""
+
+    @abstractmethod
+    def set_membrane(self, ir: IR, state: RunState, v_mV: np.ndarray) -> RunState:
+        """A copy of ``state`` with the membrane set to ``v_mV`` ((trials, n_lif) biological mV;
+        NaN keeps a neuron's value): PyNN's ``initialize(v=...)`` after a run."""
+
     # --- shared checks --------------------------------------------------------------------
-    @staticmethod
-    def check_run_args(ir: IR, duration: float, trials: int, seed: int) -> None:
+    def check_run_args(self, ir: IR, duration: float, trials: int, seed: int, state: RunState | None = None) -> float:
+        """Check the arguments of :meth:`run`; returns the start time (ms: the state's, or 0)."""
         if not np.isfinite(duration) or duration <= 0:
             raise NeuroemuError(f"duration must be a positive number of ms, got {duration}")
         if int(trials) != trials or trials < 1:
             raise NeuroemuError(f"trials must be a positive integer, got {trials}")
         if int(seed) != seed or seed < 0:
             raise NeuroemuError(f"seed must be a non-negative integer, got {seed}")
+        t_start = 0.0
+        if state is not None:
+            state.check(self.name, ir, trials, seed)
+            t_start = float(state.time_ms)
         hw = ir.hardware()
-        chip_us = float(hw.chip_time_us(duration))
+        chip_us = float(hw.chip_time_us(t_start + duration))
         if chip_us > hw.timing.max_run_us:
+            what = f"duration {duration} ms" if t_start == 0 else f"a run until {t_start + duration} ms"
             raise NeuroemuError(
-                f"duration {duration} ms is {chip_us:.6g} µs on {hw.name}; one run lasts at most {hw.timing.max_run_us:.6g} µs"
+                f"{what} is {chip_us:.6g} µs on {hw.name}; one run lasts at most {hw.timing.max_run_us:.6g} µs"
             )
+        return t_start
+
+    @staticmethod
+    def initial_v_mV(ir: IR, trials: int, v_mV: np.ndarray | float) -> np.ndarray:
+        """(trials, n_lif) initial membrane potentials (mV) from :meth:`initial_state`'s ``v_mV``."""
+        n = ir.network.n_lif
+        v = np.asarray(v_mV, dtype=np.float64)
+        if v.ndim > 2 or (v.ndim >= 1 and v.shape[-1] != n) or (v.ndim == 2 and v.shape[0] not in (1, trials)):
+            raise BackendError(f"initial v: expected a scalar, {n} values or ({trials}, {n}), got shape {v.shape}")
+        if not np.all(np.isfinite(v)):
+            raise BackendError("initial v must be finite (mV)")
+        return np.broadcast_to(v, (trials, n)).copy()
 
     @staticmethod
     def resolve_inputs(ir: IR, inputs: Mapping[str, SpikeTrains] | None, trials: int) -> dict[str, SpikeTrains]:

@@ -7,7 +7,7 @@ biological mV and chip V.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,10 @@ class Result:
     traces: Traces | None = None
     info_json: str = "{}"  # backend options, imperfections on/off, chip seed, ...
     created_by: str = ""
+    t_start_ms: float = 0.0  # a run continued from a state covers [t_start_ms, t_start_ms + duration_ms]
+    #: where the run stopped (a backend's :class:`~neuroemu.backends.base.RunState`): pass it as
+    #: ``run(..., state=result.state)`` to continue; not written to files
+    state: Any = field(default=None, repr=False, compare=False, metadata={"serialize": False})
 
     # --- convenience ----------------------------------------------------------------------
     @property

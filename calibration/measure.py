@@ -70,7 +70,7 @@ def threshold_at_spikes(rec: Recording, t_res_us: float) -> np.ndarray:
     v1 = v[k, c, s_ok]
     v0 = v[k, c, s_ok - 1]
     adc = rec.hw.voltage.madc
-    top = adc.V_at_code_0 + (2**adc.bits - 1.5) * adc.V_per_lsb
+    top = adc.top_V - 0.5 * adc.V_per_lsb
     ok &= (v1 > v0) | (v1 >= top)
     est = v1 + (v1 - v0) * (t + 0.5 * t_res_us - s_ok * dt) / dt
     est = np.where(v1 >= top, np.inf, est)  # the MADC saturated below the threshold

@@ -141,8 +141,7 @@ class Context:
 
     @property
     def madc_hi(self) -> float:
-        adc = self.hw.voltage.madc
-        return adc.V_at_code_0 + (2**adc.bits - 1) * adc.V_per_lsb
+        return self.hw.voltage.madc.top_V
 
 
 def tolerance(hw: HardwareConfig, name: str, target: float) -> float:

@@ -130,16 +130,14 @@ class Recording:
 
     def madc(self) -> np.ndarray:
         """MADC traces (10 bit), volts: (trials, circuits, samples) at every step of ``dt_us``."""
-        adc = self.hw.voltage.madc
-        return adc.V_at_code_0 + self.hw.adc_read(self._v, adc) * adc.V_per_lsb
+        return self.hw.adc_volts(self._v, self.hw.voltage.madc)
 
     def cadc(self, t_from_us: float, t_to_us: float, every_us: float = 2.0) -> np.ndarray:
         """CADC reads (8 bit), volts, of all circuits every ``every_us`` in [t_from, t_to]:
         (trials, circuits, reads)."""
         idx = np.unique(np.rint(np.arange(t_from_us, t_to_us + 1e-9, every_us) / self.dt_us).astype(int))
         idx = idx[(idx >= 0) & (idx < self.n_samples)]
-        adc = self.hw.voltage.cadc
-        return adc.V_at_code_0 + self.hw.adc_read(self._v[:, :, idx], adc) * adc.V_per_lsb
+        return self.hw.adc_volts(self._v[:, :, idx], self.hw.voltage.cadc)
 
     def spike_counts(self) -> np.ndarray:
         """(trials, circuits) spike counts."""

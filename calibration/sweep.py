@@ -71,8 +71,7 @@ def calibrate_point(point: Mapping[str, float], chip: int, settings: Mapping[str
 
     hw = hardware_from_json(settings["hardware_json"], source=f"sweep config {settings.get('hardware', '')}")
     target = CalibrationTarget.from_mapping({**settings["base_targets"], **point}, hw, source=f"sweep point {dict(point)}")
-    imp = Imperfections() if settings.get("noise", True) else Imperfections(
-        membrane_noise_scale=0.0, threshold_jitter_scale=0.0, spike_time_jitter_us=0.0)
+    imp = Imperfections() if settings.get("noise", True) else Imperfections().without_noise()
     cal = calibrate(hw, int(chip), target, imperfections=imp, cache=bool(settings.get("cache", True)), seed=int(seed))
     return record_of(calibration_report(cal))
 

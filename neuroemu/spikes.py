@@ -152,6 +152,13 @@ class SpikeTrains:
         t, n = self.times[b[trial]:b[trial + 1]], self.neuron[b[trial]:b[trial + 1]]
         return [t[n == i] for i in range(self.n_neurons)]
 
+    def between(self, t_from: float, t_to: float) -> "SpikeTrains":
+        """The spikes at times ``t_from <= t < t_to`` (ms)."""
+        keep = (self.times >= t_from) & (self.times < t_to)
+        if keep.all():
+            return self
+        return SpikeTrains(self.times[keep], self.neuron[keep], self.trial[keep], self.n_neurons, self.n_trials)
+
     def shifted(self, offset_ms: float) -> "SpikeTrains":
         return SpikeTrains(self.times + offset_ms, self.neuron, self.trial, self.n_neurons, self.n_trials)
 

@@ -33,13 +33,14 @@ in one step); Brian2's compiled-code cache in :mod:`.codegen`.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
-from neuroemu.errors import BackendError
+from neuroemu.errors import BackendError, DelayError
 from neuroemu.ir.model import IR, NeuronParams
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,8 +49,11 @@ from neuroemu.spikes import SpikeTrains
 
 from neuroemu.backends.base import Backend
 from neuroemu.backends.brian2.codegen import canonical_executable, configure_brian2
-from neuroemu.backends.brian2.inputs import gather_events, layout_channels, spike_table, step_rank
-from neuroemu.backends.brian2.network import Brian2Network, NetworkSpec
+from neuroemu.backends.brian2.inputs import (
+    InputEvents, SourceDelays, add_delayed, gather_events, layout_channels, source_delays, spike_table, step_rank,
+)
+from neuroemu.backends.brian2.network import STATE_VARIABLES, Brian2Network, NetworkSpec
+from neuroemu.backends.brian2.state import Brian2State
 from neuroemu.backends.result import Result, node_traces, split_populations
 
 MODES = ("ideal", "as-deployed", "chip-replay")
@@ -119,7 +123,7 @@ class Brian2Backend(Backend):
 
         if self.imperfections is not None:
             return self.imperfections
-        return Imperfections().replace(membrane_noise_scale=0.0, threshold_jitter_scale=0.0, spike_time_jitter_us=0.0)
+        return Imperfections().without_noise()
 
     def noise(self, ir: IR) -> dict[str, float]:
         """Temporal imperfections in force, biological units: membrane noise std (mV), threshold
@@ -170,7 +174,7 @@ class Brian2Backend(Backend):
         return out
 
     # --- run --------------------------------------------------------------------------------
-    def _network(self, ir: IR, layout, batch: int, record_lif: np.ndarray) -> tuple[Brian2Network, bool]:
+    def _network(self, ir: IR, sd: SourceDelays, layout, batch: int, record_lif: np.ndarray) -> tuple[Brian2Network, bool]:
         """The built network for this IR, mode, input layout and batch size (cached). A cached
         network with up to twice the trial copies needed is reused (the rest run silent), so
         calls with varying trial counts (e.g. a last, smaller minibatch) do not rebuild."""
@@ -184,12 +188,17 @@ class Brian2Backend(Backend):
         self._net_cache = None  # free the old network first
         params, w, dead = self.parameters(ir)
         net = ir.network
-        if np.any(net.synapses.delay > 0):
-            raise BackendError("the brian2 backend has no synaptic delays (no hardware config has them)")
+        syn = net.synapses
+        if self.mode == "chip-replay" and np.any(syn.delay > 0):
+            proj = net.projections[int(syn.projection[np.argmax(syn.delay > 0)])]
+            raise DelayError(
+                f"projection '{proj.name}' has a synaptic delay ({float(syn.delay.max()):g} ms): the emulated chip has "
+                "none, so chip-replay cannot run it (modes ideal and as-deployed realise delays)")
+        lif_delay = np.where(net.lif_index()[syn.pre] >= 0, syn.delay, 0.0)  # input delays: in the channel times
         spec = NetworkSpec(
-            params=params, dead=dead, syn_pre=net.synapses.pre.astype(np.int64),
-            syn_post=net.lif_index()[net.synapses.post].astype(np.int64), syn_weight=w,
-            syn_receptor=net.synapses.receptor.astype(np.int64), lif_index=net.lif_index(), layout=layout,
+            params=params, dead=dead, syn_pre=sd.syn_pre,
+            syn_post=net.lif_index()[syn.post].astype(np.int64), syn_weight=w,
+            syn_receptor=syn.receptor.astype(np.int64), syn_delay=lif_delay, lif_index=sd.lif_index, layout=layout,
             trials=batch, dt_ms=self.dt, record_lif=record_lif, exact_events=self.exact_events,
             membrane_noise_mV=noise["membrane_noise_mV"])
         with canonical_executable():  # stable compiled-module names (see .codegen)
@@ -197,38 +206,85 @@ class Brian2Backend(Backend):
         self._net_cache = (key, built, ir)
         return built, True
 
-    def batch_size(self, ir: IR, layout, trials: int) -> int:
+    def batch_size(self, sd: SourceDelays, layout, trials: int) -> int:
         """Trial copies per network: as many as fit ``max_synapses_per_batch`` (at least one)."""
-        net = ir.network
-        is_input = net.lif_index()[net.synapses.pre] < 0
-        per_source = np.bincount(net.synapses.pre, minlength=net.n_nodes)
+        is_input = sd.lif_index[sd.syn_pre] < 0
+        per_source = np.bincount(sd.syn_pre, minlength=sd.n_nodes)
         per_trial = int(np.sum(~is_input)) + int(per_source[layout.node].sum())
         return int(max(1, min(trials, self.max_synapses_per_batch // max(per_trial, 1))))
 
+    def initial_state(self, ir: IR, trials: int = 1, seed: int = 0, v_mV=None) -> Brian2State:
+        params, _, _ = self.parameters(ir)
+        n = ir.network.n_lif
+        v = (np.broadcast_to(params.v_inf(), (trials, n)).copy() if v_mV is None
+             else self.initial_v_mV(ir, trials, v_mV))
+        zeros = np.zeros((trials, n))
+        variables = {"v": v * 1e-3, "I_exc": zeros, "I_inh": zeros.copy(), "ref_until": np.full((trials, n), -np.inf),
+                     "rs_m": zeros.copy(), "rs_e": zeros.copy(), "rs_i": zeros.copy()}
+        return Brian2State(backend=self.name, time_ms=0.0, seed=int(seed), trials=int(trials), n_lif=n, dt_ms=self.dt,
+                           variables=variables)
+
+    def set_membrane(self, ir: IR, state: Brian2State, v_mV: np.ndarray) -> Brian2State:
+        v = np.broadcast_to(np.asarray(v_mV, float), state.v_mV.shape)
+        variables = dict(state.variables)
+        variables["v"] = np.where(np.isnan(v), state.variables["v"], v * 1e-3)
+        return dataclasses.replace(state, variables=variables)
+
+    def _check_continuation(self, ir: IR, state: Brian2State, sd: SourceDelays) -> None:
+        if state.dt_ms != self.dt:
+            raise BackendError(f"the state comes from a run with dt {state.dt_ms} ms; continue it with dt {self.dt} ms")
+        if not state.on_grid:
+            raise BackendError(
+                f"the state's time {state.time_ms} ms is not a multiple of dt {self.dt} ms: brian2 continues only runs "
+                "that end on its step grid")
+        lif_delayed = (ir.network.synapses.delay > 0) & (ir.network.lif_index()[ir.network.synapses.pre] >= 0)
+        if state.time_ms > 0 and np.any(lif_delayed):
+            raise BackendError(
+                "the brian2 backend cannot continue a run whose LIF->LIF synapses have delays (spikes in flight would be "
+                "lost): simulate the whole time in one run")
+
     def run(self, ir: IR, inputs: Mapping[str, SpikeTrains] | None = None, duration: float = 100.0,
-            trials: int = 1, seed: int = 0, record_v: Sequence[int] | None = None) -> Result:
+            trials: int = 1, seed: int = 0, record_v: Sequence[int] | None = None,
+            state: Brian2State | None = None) -> Result:
         """Run ``trials`` trials of ``duration`` biological ms; ``seed`` seeds the injected noise of
-        ``chip-replay`` (other modes are deterministic)."""
-        self.check_run_args(ir, duration, trials, seed)
+        ``chip-replay`` (other modes are deterministic). ``state``: see :meth:`Backend.run`."""
+        t_start = self.check_run_args(ir, duration, trials, seed, state)
         start = time.perf_counter()
         noise = self.noise(ir)
         target = configure_brian2(self.codegen_target)
         net = ir.network
-        resolved = self.resolve_inputs(ir, inputs, trials)
+        sd = source_delays(ir)
+        if state is not None:
+            self._check_continuation(ir, state, sd)
+        t_end = t_start + duration
+        # inputs of [t_start, t_end), on this run's clock (Brian2 runs every call from 0)
+        resolved = {name: trains.between(t_start, t_end).shifted(-t_start)
+                    for name, trains in self.resolve_inputs(ir, inputs, trials).items()}
         rec_nodes = self.recorded_v_nodes(ir, record_v)
         record_lif = net.lif_index()[rec_nodes].astype(np.int64)
         t_res = noise["timestamp_resolution_ms"]
-        ev = gather_events(ir, resolved, duration, t_res)
+        ev = add_delayed(gather_events(ir, resolved, duration, t_res), sd)
+        if state is not None and len(state.carry_ms):  # delayed input spikes of earlier runs still in flight
+            ev = InputEvents(np.concatenate([ev.time_ms, state.carry_ms - t_start]),
+                             np.concatenate([ev.node, state.carry_node]), np.concatenate([ev.trial, state.carry_trial]))
+            o = np.lexsort((ev.time_ms, ev.node, ev.trial))
+            ev = InputEvents(ev.time_ms[o], ev.node[o], ev.trial[o])
+        n_steps = int(np.ceil(duration / self.dt - 1e-9))
+        flying = ev.time_ms >= n_steps * self.dt  # delayed past this run's end: carried to the next
+        carry = (ev.time_ms[flying] + t_start, ev.node[flying], ev.trial[flying])
+        ev = InputEvents(ev.time_ms[~flying], ev.node[~flying], ev.trial[~flying])
         rank = step_rank(ev, self.dt)
-        layout = layout_channels(ir, ev, rank)
-        batch = self.batch_size(ir, layout, trials)
-        built, fresh = self._network(ir, layout, batch, record_lif)
+        layout = layout_channels(sd.lif_index, ev, rank)
+        batch = self.batch_size(sd, layout, trials)
+        built, fresh = self._network(ir, sd, layout, batch, record_lif)
         batch = built.spec.trials
         build_s = time.perf_counter() - start
         n = net.n_lif
         spike_t, spike_n, spike_k = [], [], []
         v_mV, times_ms = None, np.zeros(0)
+        final = {name: np.zeros((trials, n)) for name in STATE_VARIABLES}
         n_batches = -(-trials // batch)
+        step0 = int(round(t_start / self.dt))
         for b in range(n_batches):
             ids = np.arange(b * batch, (b + 1) * batch)
             ids = np.where(ids < trials, ids, -1)  # pad the last batch with silent trials
@@ -240,11 +296,20 @@ class Brian2Backend(Backend):
                     if k >= 0:
                         rng = np.random.default_rng([int(seed), int(k), 2])
                         thr_offset[slot] = noise["threshold_jitter_mV"] * rng.standard_normal(n)
-            noise_seed = int(np.random.SeedSequence([int(seed), b, 1]).generate_state(1)[0] & 0x7FFFFFFF)
-            out = built.run(table, starts, duration, thr_offset_mV=thr_offset, noise_seed=noise_seed)
+            entropy = [int(seed), b, 1] + ([step0] if step0 else [])  # a continued run draws new noise
+            noise_seed = int(np.random.SeedSequence(entropy).generate_state(1)[0] & 0x7FFFFFFF)
+            initial = None
+            if state is not None:
+                rows = np.maximum(ids, 0)
+                initial = {name: state.variables[name][rows] for name in STATE_VARIABLES}
+                initial["ref_until"] = np.maximum(initial["ref_until"] - t_start * 1e-3, -1.0)  # s since this start
+            out = built.run(table, starts, duration, thr_offset_mV=thr_offset, noise_seed=noise_seed, initial=initial)
+            real = ids >= 0
+            for name in STATE_VARIABLES:
+                final[name][ids[real]] = out.final[name][real]
             copy = out.neuron // n
             keep = (ids[copy] >= 0) & (out.time_ms <= duration)
-            t_out = out.time_ms[keep]
+            t_out = out.time_ms[keep] + t_start
             if t_res > 0:  # readout on the timestamp clock
                 t_out = np.floor(t_out / t_res) * t_res
             spike_t.append(t_out)
@@ -253,9 +318,13 @@ class Brian2Backend(Backend):
             if len(rec_nodes):
                 if v_mV is None:
                     v_mV = np.zeros((trials, len(rec_nodes), out.v_mV.shape[2]))
-                    times_ms = out.times_ms
-                real = ids >= 0
+                    times_ms = out.times_ms + t_start
                 v_mV[ids[real]] = out.v_mV[real]
+        t_grid = t_start + n_steps * self.dt
+        final["ref_until"] = final["ref_until"] + t_grid * 1e-3  # absolute again
+        end_state = Brian2State(backend=self.name, time_ms=float(t_end), seed=int(seed), trials=int(trials), n_lif=n,
+                                dt_ms=self.dt, variables=final, on_grid=abs(t_grid - t_end) <= 1e-9 * max(1.0, t_end),
+                                carry_ms=carry[0], carry_node=carry[1], carry_trial=carry[2])
         wall = time.perf_counter() - start
         info = {
             "mode": self.mode, "dt_ms": self.dt, "chip_seed": self.chip_seed,
@@ -267,8 +336,11 @@ class Brian2Backend(Backend):
         }
         if self.mode == "chip-replay":
             info["imperfections_on"] = self.replay_imperfections().switches(ir.hardware())
-        return self._result(ir, np.concatenate(spike_t), np.concatenate(spike_n), np.concatenate(spike_k), v_mV,
-                            times_ms, rec_nodes, duration, trials, seed, wall, info)
+        result = self._result(ir, np.concatenate(spike_t), np.concatenate(spike_n), np.concatenate(spike_k), v_mV,
+                              times_ms, rec_nodes, duration, trials, seed, wall, info)
+        result.t_start_ms = float(t_start)
+        result.state = end_state
+        return result
 
     def _result(self, ir, t_ms, lif, trial, v_mV, times_ms, rec_nodes, duration, trials, seed, wall, info) -> Result:
         hw = ir.hardware()

@@ -34,6 +34,56 @@ class InputEvents:
 
 
 @dataclass
+class SourceDelays:
+    """Input synapses with a delay as extra sources ("virtual nodes") whose spikes are the
+    source's spikes shifted by the delay: node ids ``0 .. n_nodes - 1`` keep the synapses
+    without delay, each (source, delay) group with a delay > 0 gets node ``n_nodes + j``."""
+
+    syn_pre: np.ndarray  # per synapse: its presynaptic node, or its virtual node
+    lif_index: np.ndarray  # per (virtual) node: LIF index, -1 for sources and virtual nodes
+    node: np.ndarray  # per virtual node: the source node it delays
+    delay_ms: np.ndarray  # per virtual node
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.lif_index)
+
+
+def source_delays(ir: IR) -> SourceDelays:
+    """The virtual nodes of the IR's delayed input synapses (none without delays)."""
+    net = ir.network
+    syn = net.synapses
+    lif = net.lif_index()
+    delayed = (syn.delay > 0) & (lif[syn.pre] < 0)
+    syn_pre = syn.pre.astype(np.int64).copy()
+    if not np.any(delayed):
+        return SourceDelays(syn_pre, lif, np.zeros(0, np.int64), np.zeros(0))
+    keys, group = np.unique(np.stack([syn.pre[delayed].astype(float), syn.delay[delayed]], axis=1), axis=0,
+                            return_inverse=True)
+    syn_pre[delayed] = net.n_nodes + group.reshape(-1)
+    return SourceDelays(syn_pre, np.concatenate([lif, np.full(len(keys), -1, lif.dtype)]),
+                        keys[:, 0].astype(np.int64), keys[:, 1].copy())
+
+
+def add_delayed(ev: "InputEvents", sd: SourceDelays) -> "InputEvents":
+    """``ev`` plus, for every spike of a source with delayed synapses, a spike of each of its
+    virtual nodes at the spike's time + the delay; sorted by (trial, node, time)."""
+    if len(sd.node) == 0 or len(ev.time_ms) == 0:
+        return ev
+    order = np.argsort(sd.node, kind="stable")
+    first = np.searchsorted(sd.node[order], ev.node, side="left")
+    count = np.searchsorted(sd.node[order], ev.node, side="right") - first
+    src = np.repeat(np.arange(len(ev.time_ms)), count)
+    k = np.arange(len(src)) - np.repeat(np.cumsum(count) - count, count)
+    vnode = order[np.repeat(first, count) + k]
+    t = np.concatenate([ev.time_ms, ev.time_ms[src] + sd.delay_ms[vnode]])
+    n = np.concatenate([ev.node, len(sd.lif_index) - len(sd.node) + vnode])
+    tr = np.concatenate([ev.trial, ev.trial[src]])
+    o = np.lexsort((t, n, tr))
+    return InputEvents(t[o], n[o], tr[o])
+
+
+@dataclass
 class ChannelLayout:
     """The generator channels of one trial (every trial has the same layout)."""
 
@@ -76,16 +126,16 @@ def step_rank(ev: InputEvents, dt_ms: float) -> np.ndarray:
     return np.arange(len(step)) - group_start
 
 
-def layout_channels(ir: IR, ev: InputEvents, rank: np.ndarray) -> ChannelLayout:
-    """One channel per spike source, plus one per extra spike a source has in one step."""
-    net = ir.network
-    is_source = net.lif_index() < 0
+def layout_channels(lif_index: np.ndarray, ev: InputEvents, rank: np.ndarray) -> ChannelLayout:
+    """One channel per spike source (``lif_index`` < 0: sources and virtual nodes of
+    :class:`SourceDelays`), plus one per extra spike a source has in one step."""
+    is_source = lif_index < 0
     copies = np.where(is_source, 1, 0).astype(np.int64)
     if len(rank):
         np.maximum.at(copies, ev.node, rank + 1)
     first = np.cumsum(copies) - copies
     first = np.where(is_source, first, -1)
-    return ChannelLayout(node=np.repeat(np.arange(net.n_nodes), copies), first=first)
+    return ChannelLayout(node=np.repeat(np.arange(len(lif_index)), copies), first=first)
 
 
 def spike_table(ev: InputEvents, rank: np.ndarray, layout: ChannelLayout, trials: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

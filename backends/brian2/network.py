@@ -1,8 +1,11 @@
 """The Brian2 network of an IR: B trial copies side by side, exact linear propagation.
 
-Model (per LIF neuron, biological units): C dV/dt = -(C/tau_mem)(V - v_rest) + I_exc + I_inh,
-dI_x/dt = -I_x/tau_syn_x, I_x jumps by w (nA) per spike; threshold v_thresh, reset to v_reset,
-V clamped for tau_refrac while the currents keep decaying. Initial V = v_rest.
+Model (per LIF neuron, biological units): C dV/dt = -(C/tau_mem)(V - v_rest) + I_exc + I_inh
++ I_offset, dI_x/dt = -I_x/tau_syn_x, I_x jumps by w (nA) per spike; threshold v_thresh, reset
+to v_reset, V clamped for tau_refrac while the currents keep decaying. The constant current
+enters the propagator through ``v_inf = v_rest + I_offset tau_mem / C``, the potential V relaxes
+to. Initial V = v_inf, unless a run continues from a state (``initial``: V, currents and
+refractory state of every copy).
 
 Exact integration without Brian2's ``exact`` method. Brian2's ``exact`` integrator solves the
 equations symbolically and breaks down for tau_mem == tau_syn (the standard TTFS setting: the
@@ -10,7 +13,7 @@ generic solution divides by tau_syn - tau_mem). We do not give Brian2 differenti
 all: every state variable is a plain parameter and one ``run_regularly`` block (slot
 ``groups``) applies the closed-form propagator of the linear system over one step::
 
-    V' = v_rest + (V - v_rest) e^{-dt/tau_m} + (P_e(dt) I_exc + P_i(dt) I_inh) / C
+    V' = v_inf + (V - v_inf) e^{-dt/tau_m} + (P_e(dt) I_exc + P_i(dt) I_inh) / C
     I_x' = I_x e^{-dt/tau_x},    P_x(h) = h e^{-h/tau_m} exprel(h/tau_m - h/tau_x)
 
 ``exprel(y) = (e^y - 1)/y`` is 1 at y = 0, so tau_m == tau_x needs no special case
@@ -32,6 +35,14 @@ synapses add their exact contributions; ``thresholds`` V >= v_thresh; ``resets``
 reset, refractory end; ``after_resets`` LIF->LIF synapses deliver (so they see ``tc``), spikes
 are recorded. A LIF spike therefore acts on its targets from its exact time, but a crossing
 it causes within the same step is detected one step late (at most dt).
+
+Synaptic delays (``ideal``/``as-deployed`` modes). Input synapses with a delay d are fed by
+their own channels whose times are the source's times + d (exact, see :mod:`.inputs`). A
+LIF->LIF synapse with delay d arrives at ``tc + d``, which lies in the step D = floor(d/dt) or
+D + 1 steps after the spike's step: two pathways with those Brian2 delays each add the exact
+contribution when the arrival falls into their step. They read ``tc`` of the presynaptic
+neuron at delivery, so this is exact while it does not fire again within the delay (always
+when d <= its tau_refrac); otherwise the earlier spike arrives at the end of its second step.
 
 Noise (chip-replay only). Membrane noise, if any, is compiled in as an Ornstein-Uhlenbeck
 increment of V per free step (Brian2 ``randn``, seeded per batch); threshold jitter is an
@@ -68,6 +79,7 @@ rs_m : 1
 rs_e : second
 rs_i : second
 v_rest : volt (constant)
+I_offset : amp (constant)
 v_reset : volt (constant)
 v_thresh : volt (constant)
 C : farad (constant)
@@ -86,6 +98,7 @@ d_i : 1 (constant)
 # one step: free propagation, exact restart inside the step, or clamp; the start state and the
 # span of this step's input events (none yet) are kept for locating a crossing
 _LIF_UPDATE = """
+v_inf = v_rest + I_offset*tau_mem/C
 v_prev = v
 Ie_prev = I_exc
 Ii_prev = I_inh
@@ -93,7 +106,7 @@ t_first = t + dt
 t_last = t
 free = int(ref_until <= t)
 part = int(ref_until > t and ref_until < t + dt)
-v = v_reset + free*((v_rest - v_reset) + (v - v_rest)*p_mm + (p_e*I_exc + p_i*I_inh)/C) + part*((v_rest - v_reset) + (v_reset - v_rest)*rs_m + (rs_e*I_exc + rs_i*I_inh)/C)
+v = v_reset + free*((v_inf - v_reset) + (v - v_inf)*p_mm + (p_e*I_exc + p_i*I_inh)/C) + part*((v_inf - v_reset) + (v_reset - v_inf)*rs_m + (rs_e*I_exc + rs_i*I_inh)/C)
 I_exc = I_exc*d_e
 I_inh = I_inh*d_i
 """
@@ -109,16 +122,17 @@ _LIF_THRESHOLD = "v >= v_thresh and ref_until < t + dt"
 # trajectory run backwards from the end state is still below threshold at the last event,
 # solve it backwards; both by safeguarded Newton from the linear interpolation, exact. (3) Else
 # (crossing between two events of one step) the linear interpolation (error < dt).
-_FWD = """vf = v_rest + (v_a - v_rest)*exp(-y/tau_mem) + y*exp(-y/tau_mem)*(exprel(y/tau_mem - y/tau_syn_exc)*Ie_a + exprel(y/tau_mem - y/tau_syn_inh)*Ii_a)/C
-sf = (v_rest - vf)/tau_mem + (Ie_a*exp(-y/tau_syn_exc) + Ii_a*exp(-y/tau_syn_inh))/C
+_FWD = """vf = v_inf + (v_a - v_inf)*exp(-y/tau_mem) + y*exp(-y/tau_mem)*(exprel(y/tau_mem - y/tau_syn_exc)*Ie_a + exprel(y/tau_mem - y/tau_syn_inh)*Ii_a)/C
+sf = (v_inf - vf)/tau_mem + (Ie_a*exp(-y/tau_syn_exc) + Ii_a*exp(-y/tau_syn_inh))/C
 """
-_BWD = """vb = v_rest + exp(x/tau_mem)*(v - v_rest) - x*(exprel(x/tau_mem - x/tau_syn_exc)*I_exc*exp(x/tau_syn_exc) + exprel(x/tau_mem - x/tau_syn_inh)*I_inh*exp(x/tau_syn_inh))/C
-sb = (v_rest - vb)/tau_mem + (I_exc*exp(x/tau_syn_exc) + I_inh*exp(x/tau_syn_inh))/C
+_BWD = """vb = v_inf + exp(x/tau_mem)*(v - v_inf) - x*(exprel(x/tau_mem - x/tau_syn_exc)*I_exc*exp(x/tau_syn_exc) + exprel(x/tau_mem - x/tau_syn_inh)*I_inh*exp(x/tau_syn_inh))/C
+sb = (v_inf - vb)/tau_mem + (I_exc*exp(x/tau_syn_exc) + I_inh*exp(x/tau_syn_inh))/C
 """
 _POS = "*volt/second"
 _NEWTON_FWD = _FWD + f"y = clip(y - int(sf > 0{_POS})*(vf - v_thresh)/(sf + int(sf <= 0{_POS})*volt/second), 0*second, yf)\n"
 _NEWTON_BWD = _BWD + f"x = clip(x + int(sb > 0{_POS})*(vb - v_thresh)/(sb + int(sb <= 0{_POS})*volt/second), 0*second, xb)\n"
 _LIF_RESET = """
+v_inf = v_rest + I_offset*tau_mem/C
 late = int(ref_until > t)
 v_a = v_prev + late*(v_reset - v_prev)
 t_a = clip(ref_until, t, t + dt)
@@ -146,8 +160,20 @@ rs_i = r*exp(-r/tau_mem)*exprel(r/tau_mem - r/tau_syn_inh)*exp((r - dt)/tau_syn_
 """
 
 
-def _on_pre(receptor: str, time_var: str, exact: bool) -> str:
-    """Synaptic event code: exact sub-step contribution of a spike at ``time_var``_pre."""
+def _on_pre(receptor: str, time_var: str, exact: bool, delayed: str = "") -> str:
+    """Synaptic event code: exact sub-step contribution of a spike at ``time_var``_pre.
+    ``delayed`` (LIF->LIF synapses with a delay ``d``): ``early`` or ``late``, the pathway
+    delivering in the step D or D + 1 steps after the spike's (see the module docstring)."""
+    if delayed:
+        arrival = f"(tc_pre + d)"
+        cond = (f"int({arrival} >= t and {arrival} < t + dt)" if delayed == "early"
+                else f"1 - int({arrival} >= t - dt and {arrival} < t)")
+        tau = f"tau_syn_{receptor}_post"
+        return (f"a = {cond}\n"
+                f"u = clip(t + dt - {arrival}, 0*second, dt)\n"
+                f"I_{receptor}_post += a*w*exp(-u/{tau})\n"
+                f"h = clip(t + dt - ref_until_post, 0*second, u)\n"
+                f"v_post += a*w/C_post*exp((h - u)/{tau})*h*exp(-h/tau_mem_post)*exprel(h/tau_mem_post - h/{tau})")
     if not exact:  # grid delivery: the charge arrives at the end of the spike's step
         return f"I_{receptor}_post += w"
     tau = f"tau_syn_{receptor}_post"
@@ -180,6 +206,7 @@ class NetworkSpec:
     syn_post: np.ndarray  # LIF index per synapse
     syn_weight: np.ndarray  # nA, signed
     syn_receptor: np.ndarray  # 0 exc, 1 inh
+    syn_delay: np.ndarray  # ms per synapse (input synapses: 0, their delays are in the channel times)
     lif_index: np.ndarray  # global node id -> LIF index, -1 for spike sources
     layout: ChannelLayout  # input channels of one trial
     trials: int  # trial copies side by side
@@ -201,6 +228,11 @@ class BatchOutput:
     time_ms: np.ndarray
     times_ms: np.ndarray  # trace sample times
     v_mV: np.ndarray  # (copies, recorded, samples)
+    final: dict[str, np.ndarray]  # STATE_VARIABLES at the end, SI units, (copies, n_lif); ref_until relative to the end
+
+
+#: LIF variables that carry a run's state into the next (SI; ``ref_until`` in s since the run's start)
+STATE_VARIABLES = ("v", "I_exc", "I_inh", "ref_until", "rs_m", "rs_e", "rs_i")
 
 
 class Brian2Network:
@@ -221,12 +253,13 @@ class Brian2Network:
                              name="neuroemu_lif", namespace={})
         rep = lambda x: np.tile(np.asarray(x, float), B)  # noqa: E731  (per LIF -> per copy)
         tm, te, ti = p.tau_mem * 1e-3, p.tau_syn_exc * 1e-3, p.tau_syn_inh * 1e-3  # s
+        v_inf = p.v_rest + p.i_offset * p.tau_mem / p.cm  # mV: where V relaxes to (initial V)
         values = {
-            "v_rest": p.v_rest * 1e-3, "v_reset": p.v_reset * 1e-3,
+            "v_rest": p.v_rest * 1e-3, "I_offset": p.i_offset * 1e-9, "v_reset": p.v_reset * 1e-3,
             "v_thresh": np.where(spec.dead, np.inf, p.v_thresh * 1e-3), "C": p.cm * 1e-9, "tau_mem": tm,
             "tau_syn_exc": te, "tau_syn_inh": ti, "tau_refrac": p.tau_refrac * 1e-3,
             "p_mm": np.exp(-dt_s / tm), "p_e": _step_kernel(dt_s, tm, te), "p_i": _step_kernel(dt_s, tm, ti),
-            "d_e": np.exp(-dt_s / te), "d_i": np.exp(-dt_s / ti), "v": p.v_rest * 1e-3, "v_prev": p.v_rest * 1e-3,
+            "d_e": np.exp(-dt_s / te), "d_i": np.exp(-dt_s / ti), "v": v_inf * 1e-3, "v_prev": v_inf * 1e-3,
             "n_step": spec.membrane_noise_mV * 1e-3 * np.sqrt(-np.expm1(-2.0 * dt_s / tm)),
         }
         self._v_thresh = rep(values["v_thresh"])
@@ -261,6 +294,12 @@ class Brian2Network:
                                                    spec.syn_weight[sel])
                     stride, pre_group, when, order, tvar = C, gen, "after_groups", 1, "next_t"
                 else:
+                    delayed = spec.syn_delay > 0
+                    d_sel = sel & delayed
+                    if np.any(d_sel):
+                        objects.append(self._delayed_synapses(b2, rname, lif_pre[d_sel], spec.syn_post[d_sel],
+                                                              spec.syn_weight[d_sel], spec.syn_delay[d_sel]))
+                    sel = sel & ~delayed
                     i1, j1, w1 = lif_pre[sel], spec.syn_post[sel], spec.syn_weight[sel]
                     stride, pre_group, when, order, tvar = n, lif, "after_resets", 0, "tc"
                 if len(i1) == 0:
@@ -285,6 +324,25 @@ class Brian2Network:
         self.net = b2.Network(*objects, name="neuroemu_network")
         self.net.store("initial")
 
+    def _delayed_synapses(self, b2, rname: str, i1: np.ndarray, j1: np.ndarray, w1: np.ndarray, d_ms: np.ndarray):
+        """LIF->LIF synapses of receptor ``rname`` with delays ``d_ms``: the two pathways of the
+        module docstring, delivering D and D + 1 steps after the spike's step."""
+        spec, B, n = self.spec, self.spec.trials, self.spec.n_lif
+        S = b2.Synapses(self.lif, self.lif, "w : amp (constant)\nd : second (constant)",
+                        on_pre={"pre": _on_pre(rname, "tc", True, "early"), "late": _on_pre(rname, "tc", True, "late")},
+                        clock=self.clock, name=f"neuroemu_lif_{rname}_delayed", namespace={})
+        offs = np.repeat(np.arange(B, dtype=np.int64), len(i1))
+        S.connect(i=np.tile(i1, B) + offs * n, j=np.tile(j1, B) + offs * n)
+        S.w_ = np.tile(w1 * 1e-9, B)
+        S.d_ = np.tile(d_ms * 1e-3, B)
+        steps = np.floor(d_ms / spec.dt_ms + 1e-9)
+        S.pre.delay = np.tile(steps * spec.dt_ms * 1e-3, B) * b2.second
+        S.late.delay = np.tile((steps + 1) * spec.dt_ms * 1e-3, B) * b2.second
+        for pathway in (S.pre, S.late):
+            pathway.when = "after_resets"
+            pathway.order = 0
+        return S
+
     def _table_function(self, b2):
         """``neuroemu_spike_table(k)``: entry k of the current spike table (s). The table is read
         from the code object's namespace at every run, so swapping it needs no recompilation."""
@@ -307,14 +365,20 @@ class Brian2Network:
         return fn
 
     def run(self, table: np.ndarray, start: np.ndarray, duration_ms: float, thr_offset_mV: np.ndarray | None = None,
-            noise_seed: int = 0) -> BatchOutput:
-        """Run one batch from the initial state; ``table``/``start`` from :func:`.inputs.spike_table`;
-        ``thr_offset_mV`` (copies, n_lif): threshold offsets of this batch (jitter); ``noise_seed``
-        seeds Brian2's ``randn`` (membrane noise; numpy's global state is left as it was)."""
+            noise_seed: int = 0, initial: dict[str, np.ndarray] | None = None) -> BatchOutput:
+        """Run one batch from the initial state (or ``initial``: :data:`STATE_VARIABLES`, SI,
+        (copies, n_lif), ``ref_until`` relative to this run's start); ``table``/``start`` from
+        :func:`.inputs.spike_table`; ``thr_offset_mV`` (copies, n_lif): threshold offsets of this
+        batch (jitter); ``noise_seed`` seeds Brian2's ``randn`` (membrane noise; numpy's global
+        state is left as it was)."""
         import brian2 as b2
 
         spec = self.spec
         self.net.restore("initial")
+        if initial is not None:
+            for name in STATE_VARIABLES:
+                setattr(self.lif, name + "_", np.asarray(initial[name], float).reshape(-1))
+            self.lif.v_prev_ = self.lif.v_[:]
         if thr_offset_mV is not None:
             self.lif.v_thresh_ = self._v_thresh + np.asarray(thr_offset_mV, float).reshape(-1) * 1e-3
         np_state = None
@@ -340,7 +404,11 @@ class Brian2Network:
             times = np.asarray(self.trace.t_[:], float) * 1e3
         else:
             v, times = np.zeros((spec.trials, 0, 0)), np.zeros(0)
-        return BatchOutput(neuron=neuron, time_ms=t_ms, times_ms=times, v_mV=v)
+        end_s = n_steps * spec.dt_ms * 1e-3
+        final = {name: np.asarray(getattr(self.lif, name + "_")[:], float).reshape(spec.trials, spec.n_lif)
+                 for name in STATE_VARIABLES}
+        final["ref_until"] = final["ref_until"] - end_s
+        return BatchOutput(neuron=neuron, time_ms=t_ms, times_ms=times, v_mV=v, final=final)
 
 
 def _channel_synapses(layout: ChannelLayout, pre: np.ndarray, post: np.ndarray, w: np.ndarray):

@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -15,7 +16,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from neuroemu.errors import BackendError
+from neuroemu.errors import BackendError, DelayError
 from neuroemu.ir.model import IR
 from neuroemu.spikes import SpikeTrains
 
@@ -24,6 +25,7 @@ from neuroemu.backends.emulator.chip import Chip
 from neuroemu.backends.emulator.dynamics import simulate
 from neuroemu.backends.emulator.effective import EffectiveNetwork, effective_network
 from neuroemu.backends.emulator.imperfections import Imperfections
+from neuroemu.backends.emulator.state import EmulatorState
 from neuroemu.backends.result import Result, node_traces, split_populations
 
 #: step never coarser than this fraction of the shortest time constant: the second-order event
@@ -31,6 +33,12 @@ from neuroemu.backends.result import Result, node_traces, split_populations
 _DT_PER_TAU = 0.15
 #: total spike-buffer entries of one kernel call (all trials)
 _SPIKE_BUFFER = 4_000_000
+
+
+def _rest(trials: int, n: int) -> dict[str, np.ndarray]:
+    """State arrays of neurons at rest (kernel order: V - leak, currents, refractory end, pending spike)."""
+    return {"v": np.zeros((trials, n)), "ie": np.zeros((trials, n)), "ii": np.zeros((trials, n)),
+            "refr": np.full((trials, n), -np.inf), "pend": np.full((trials, n), -np.inf)}
 
 
 def _dense_rows(ptr: np.ndarray, tgt: np.ndarray, w: np.ndarray, rec: np.ndarray) -> np.ndarray:
@@ -177,14 +185,21 @@ class EmulatorBackend(Backend):
     def _plan(self, ir: IR) -> "_Plan":
         """Everything a run needs that depends only on the IR and the backend's chip state
         (cached: the same IR runs again without redoing the DAC path and the tables)."""
-        key = (id(ir), ir.provenance.created, repr(self.imperfections), id(self.calibration))
+        key = (id(ir), ir.provenance.created, repr(self.imperfections), id(self.calibration), self.dt_us)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
+        net = ir.network
+        syn = net.synapses
+        if np.any(syn.delay > 0):  # the chip's synapses have its fixed latency only
+            i = int(np.argmax(syn.delay > 0))
+            proj = net.projections[int(syn.projection[i])]
+            raise DelayError(
+                f"projection '{proj.name}': synaptic delay {float(syn.delay[i]):g} ms, but the emulated chip has no "
+                "programmable delays (every spike arrives after the chip's fixed latency): leave the delay unset, or run "
+                "it on the brian2 backend in mode ideal or as-deployed")
         chip = self.chip_for(ir)
         hw = chip.hardware
         eff = effective_network(ir, chip, self.imperfections, self.codes(ir, chip))
-        net = ir.network
-        syn = net.synapses
         post = net.lif_index()[syn.post].astype(np.int32)
         pre_lif = net.lif_index()[syn.pre]
         by_pre = np.lexsort((post, syn.pre))  # CSR by presynaptic node, rows sorted by target
@@ -228,17 +243,65 @@ class EmulatorBackend(Backend):
             ev_time, ev_node, ev_trial = ev_time[order], ev_node[order], ev_trial[order]
         return ev_time, ev_node, np.searchsorted(ev_trial, np.arange(trials + 1)).astype(np.int64)
 
+    def initial_state(self, ir: IR, trials: int = 1, seed: int = 0, v_mV=None) -> EmulatorState:
+        plan = self._plan(ir)
+        hw, eff = plan.hw, plan.eff
+        arrays = _rest(trials, ir.network.n_lif)
+        if v_mV is not None:
+            arrays["v"] = np.asarray(hw.chip_voltage_V(self.initial_v_mV(ir, trials, v_mV)), float) - eff.v_leak[None, :]
+        return self._state(hw, eff, 0.0, seed, 0, plan.dt, arrays)
+
+    def _state(self, hw, eff: EffectiveNetwork, time_ms: float, seed: int, step: int, dt: float,
+               arrays: dict[str, np.ndarray], late: tuple = ()) -> EmulatorState:
+        v = arrays["v"]
+        return EmulatorState(
+            backend=self.name, time_ms=float(time_ms), seed=int(seed), trials=int(v.shape[0]), n_lif=int(v.shape[1]),
+            voltage=hw.voltage, step=int(step), dt_us=dt, v_rel=v, v_leak=eff.v_leak.copy(), i_exc=arrays["ie"],
+            i_inh=arrays["ii"], refractory_until_us=arrays["refr"], pending_us=arrays["pend"], **dict(late))
+
+    def set_membrane(self, ir: IR, state: EmulatorState, v_mV: np.ndarray) -> EmulatorState:
+        hw = ir.hardware()
+        v = np.broadcast_to(np.asarray(v_mV, float), state.v_rel.shape)
+        v_rel = np.where(np.isnan(v), state.v_rel, np.asarray(hw.chip_voltage_V(v), float) - state.v_leak[None, :])
+        return dataclasses.replace(state, v_rel=v_rel)
+
+    def _start(self, plan: "_Plan", state: EmulatorState) -> tuple[int, dict[str, np.ndarray]]:
+        """(first step, copies of the state arrays in this plan's terms) to continue ``state``."""
+        dt = plan.dt
+        s0 = state.step
+        if dt != state.dt_us:  # another step (new time constants): the state must lie on the new grid too
+            s0 = int(round(state.step * state.dt_us / dt))
+            if abs(s0 * dt - state.step * state.dt_us) > 1e-9 * max(1.0, state.step * state.dt_us):
+                raise BackendError(
+                    f"the state is at {state.step * state.dt_us:g} µs, not on this run's step grid of {dt:g} µs; "
+                    "continue with the same dt_us")
+        v_rel = state.v_rel
+        if not np.array_equal(state.v_leak, plan.eff.v_leak):  # reconfigured: V stays, its reference moves
+            v_rel = (state.v_rel + state.v_leak[None, :]) - plan.eff.v_leak[None, :]
+        return s0, {"v": v_rel.copy(), "ie": state.i_exc.copy(), "ii": state.i_inh.copy(),
+                    "refr": state.refractory_until_us.copy(), "pend": state.pending_us.copy()}
+
     def run(self, ir: IR, inputs: Mapping[str, SpikeTrains] | None = None, duration: float = 100.0,
-            trials: int = 1, seed: int = 0, record_v: Sequence[int] | None = None) -> Result:
-        self.check_run_args(ir, duration, trials, seed)
+            trials: int = 1, seed: int = 0, record_v: Sequence[int] | None = None,
+            state: EmulatorState | None = None) -> Result:
+        t_start = self.check_run_args(ir, duration, trials, seed, state)
         start = time.perf_counter()
         plan = self._plan(ir)
         hw, eff, imp, net = plan.hw, plan.eff, plan.imp, ir.network
+        if state is None:  # from rest: the kernel starts every trial there and only writes the end state
+            s0, st = 0, {name: np.empty((trials, net.n_lif)) for name in ("v", "ie", "ii", "refr", "pend")}
+        else:
+            s0, st = self._start(plan, state)
+
         t_res = imp["timestamp_resolution_us"] or 0.0
-        ev_time, ev_node, ev_ptr = self._events(ir, hw, self.resolve_inputs(ir, inputs, trials), trials, t_res)
+        t_end = t_start + duration
+        # absolute input times; a continued run delivers those from its start on, and leaves
+        # those from its end on to the run that continues it
+        resolved = {name: trains.between(t_start, t_end) for name, trains in self.resolve_inputs(ir, inputs, trials).items()}
+        ev_time, ev_node, ev_ptr = self._events(ir, hw, resolved, trials, t_res)
         chip_us = float(hw.chip_time_us(duration))
         dt = plan.dt
-        n_steps = int(np.ceil(chip_us / dt - 1e-9))
+        n_steps = max(0, int(np.ceil(float(hw.chip_time_us(t_end)) / dt - 1e-9)) - s0)
         rec_nodes = self.recorded_v_nodes(ir, record_v)
         rec_idx = net.lif_index()[rec_nodes].astype(np.int32)
         rec_every = 1
@@ -258,16 +321,19 @@ class EmulatorBackend(Backend):
         if layered:
             ev_trial = np.repeat(np.arange(trials, dtype=np.int32), np.diff(ev_ptr))
             inputs_l = (ev_time, ev_node, ev_trial)
-        for level, (lo, hi) in enumerate(plan.levels):
+        for level, (lo, hi) in enumerate(plan.levels if n_steps > 0 else []):
             if layered:  # the level's events: inputs and lower levels' spikes that reach it
                 ev_time, ev_node, ev_ptr = _level_events(plan.feeds[level], inputs_l, parts_t, parts_n, parts_trial,
                                                          net.lif_nodes, trials)
-            t_l, n_l, trial_l = self._simulate_range(plan, args_before, (ev_time, ev_node, n_steps, float(dt), rec_idx,
-                                                                         rec_every), ev_ptr, lo, hi, trials, cap, traces)
+            t_l, n_l, trial_l = self._simulate_range(plan, args_before, (ev_time, ev_node, s0, n_steps, float(dt),
+                                                                         rec_idx, rec_every), ev_ptr, lo, hi, trials,
+                                                     cap, traces, st, state is None)
             parts_t.append(t_l)
             parts_n.append(n_l)
             parts_trial.append(trial_l)
-        t_us, nrn, trial = np.concatenate(parts_t), np.concatenate(parts_n), np.concatenate(parts_trial)
+        t_us = np.concatenate([np.zeros(0), *parts_t])
+        nrn = np.concatenate([np.zeros(0, np.int32), *parts_n])
+        trial = np.concatenate([np.zeros(0, np.int32), *parts_trial])
         if layered:  # readout clock, then order by (trial, time, neuron) as the kernel does
             ticks = None
             if t_res > 0:
@@ -275,14 +341,32 @@ class EmulatorBackend(Backend):
                 t_us = ticks * t_res
             order = _order(trial, t_us, ticks, nrn, net.n_lif, trials)
             t_us, nrn, trial = t_us[order], nrn[order], trial[order]
+        t_ms = np.asarray(hw.bio_time_ms(t_us), float)
+        if state is not None and len(state.late_ms):  # spikes the previous run found past its end belong here
+            t_ms = np.concatenate([state.late_ms, t_ms])
+            nrn = np.concatenate([state.late_lif, nrn])
+            trial = np.concatenate([state.late_trial, trial])
+            order = np.lexsort((nrn, t_ms, trial))
+            t_ms, nrn, trial = t_ms[order], nrn[order], trial[order]
+        # the last step may end past t_end (interpolated crossings land inside it): such spikes
+        # are reported by the run that continues from the returned state
+        late = t_ms > t_end
+        end_state = self._state(hw, eff, t_end, seed, s0 + n_steps, dt, st, late=(
+            ("late_ms", t_ms[late]), ("late_lif", nrn[late].astype(np.int32)), ("late_trial", trial[late].astype(np.int32))))
+        keep = ~late
+        t_ms, nrn, trial = t_ms[keep], nrn[keep], trial[keep]
         wall = time.perf_counter() - start
-        return self._result(ir, hw, plan.chip, t_us, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
-                            duration, trials, seed, wall, imp)
+        result = self._result(ir, hw, plan.chip, t_ms, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
+                              duration, trials, seed, wall, imp, s0)
+        result.t_start_ms = float(t_start)
+        result.state = end_state
+        return result
 
     def _simulate_range(self, plan: "_Plan", args_before: tuple, args_after: tuple, ev_ptr: np.ndarray, lo: int,
-                        hi: int, trials: int, cap: int, traces: np.ndarray):
+                        hi: int, trials: int, cap: int, traces: np.ndarray, st: dict[str, np.ndarray], fresh: bool):
         """Spikes (µs, LIF indices, trials; sorted by trial, time, neuron) of LIF neurons [lo, hi)
-        for all trials; adds their membrane traces to ``traces``."""
+        for all trials; adds their membrane traces to ``traces`` and advances the state arrays
+        ``st`` (trials, n_lif) of those neurons to the end of the run."""
         # few trials and no LIF -> LIF synapses inside the range: split trials into neuron ranges
         chunks = 1
         threads = numba.get_num_threads()
@@ -302,10 +386,16 @@ class EmulatorBackend(Backend):
             out_neuron = np.empty((n_jobs, cap), np.int32)
             out_count = np.zeros(n_jobs, np.int64)
             tr = np.zeros((n_jobs,) + traces.shape[1:])
+            # the kernel advances st in place; a trial that overflows its spike buffer reruns from
+            # its start: from rest (fresh runs) or from a copy of its rows
+            backup = None if fresh else {name: arr[todo, lo:hi].copy() for name, arr in st.items()}
             simulate(*args_before, job_trial, job_lo, job_hi, ev_ptr[job_trial], ev_ptr[job_trial + 1], *args_after,
-                     out_time, out_neuron, out_count, tr)
+                     out_time, out_neuron, out_count, tr, st["v"], st["ie"], st["ii"], st["refr"], st["pend"], fresh)
             ok_job = (out_count <= cap).reshape(len(todo), chunks)
             ok = ok_job.all(axis=1)
+            if not fresh and not ok.all():
+                for name, arr in st.items():
+                    arr[todo[~ok], lo:hi] = backup[name][~ok]
             if chunks == 1:  # whole trials: each job's spikes are sorted, gather them at once
                 sel = np.flatnonzero(ok)
                 counts = out_count[sel]
@@ -338,20 +428,15 @@ class EmulatorBackend(Backend):
             t_us, nrn, trial = t_us[order], nrn[order], trial[order]
         return t_us, nrn, trial
 
-    def _result(self, ir, hw, chip, t_us, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
-                duration, trials, seed, wall, imp) -> Result:
-        """Result from the spikes of all trials (times in µs, LIF indices, trials; sorted by
-        trial, then time, then neuron)."""
+    def _result(self, ir, hw, chip, t_ms, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
+                duration, trials, seed, wall, imp, s0) -> Result:
+        """Result from the spikes of all trials (times in biological ms, LIF indices, trials;
+        sorted by trial, then time, then neuron)."""
         net = ir.network
-        t_ms = np.asarray(hw.bio_time_ms(t_us), float)
-        # drop spikes past the end (interpolated crossings land inside the last step)
-        inside = t_ms <= duration
-        if not inside.all():
-            t_ms, nrn, trial = t_ms[inside], nrn[inside], trial[inside]
         pops = split_populations(net, t_ms, nrn, trial, trials, hw.timing.speedup)
         tr = None
         if len(rec_nodes):
-            times_ms = hw.bio_time_ms(np.arange(n_samples) * rec_every * dt)
+            times_ms = hw.bio_time_ms((s0 + np.arange(n_samples) * rec_every) * dt)
             tr = node_traces(net, rec_nodes, times_ms, hw.bio_voltage_mV(traces), traces)
         info = {
             "chip_seed": chip.seed, "calibrated": self.calibration is not None or getattr(ir, "calibration", None) is not None,

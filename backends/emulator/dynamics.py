@@ -345,18 +345,23 @@ def _exact_crossing(k, t0, t1, thr, v0, a0, b0, inv_tm, inv_te, inv_ti, l_time, 
 def _run_trial(
     trial, k_lo, n_total, seed, v_leak, v_reset_rel, thr_rel, tau_ref, dead, inv_tm, inv_te, inv_ti, pmm, pe, pi, p_e, p_i,
     c2e, c2i, ke2, ki2, noise_step, sigma_thr, jitter_us, t_res, ptr, tgt, rec, w, dense_first, lif_node,
-    ev_time, ev_node, e_start, e_end, n_steps, dt, rec_idx, rec_every, out_time, out_neuron, traces, max_row,
+    ev_time, ev_node, e_start, e_end, s0, n_steps, dt, rec_idx, rec_every, out_time, out_neuron, traces, max_row,
+    st_v, st_ie, st_ii, st_refr, st_pend, fresh,
 ) -> int:
     # neuron arrays are this job's slice [k_lo, k_lo + n) of all LIF neurons; k is local here,
-    # k + k_lo global (synapse targets, random draws and recorded neurons are global)
+    # k + k_lo global (synapse targets, random draws and recorded neurons are global).
+    # st_*: the state at the start (step s0) in, the state at the end out (V relative to the
+    # leak, currents, refractory end, time of an on-chip spike of the last step still to be
+    # delivered or -inf); steps, times and random draws are absolute, so a run continued from
+    # a state is the same computation as one long run; ``fresh``: start at rest (st_* only out)
     n = v_leak.shape[0]
-    v = np.zeros(n)
-    ie = np.zeros(n)
-    ii = np.zeros(n)
+    v = np.zeros(n) if fresh else st_v.copy()
+    ie = np.zeros(n) if fresh else st_ie.copy()
+    ii = np.zeros(n) if fresh else st_ii.copy()
     vprev = np.zeros(n)  # state at the step start (the other buffer; swapped every step)
     iprev_e = np.zeros(n)
     iprev_i = np.zeros(n)
-    refr = np.full(n, -np.inf)
+    refr = np.full(n, -np.inf) if fresh else st_refr.copy()
     flag = np.zeros(n, np.int8)
     thr = thr_rel.copy()
     for k in range(n):
@@ -365,6 +370,11 @@ def _run_trial(
     pend_idx = np.zeros(n, np.int64)
     pend_t = np.zeros(n)
     npend = 0
+    for k in range(0 if fresh else n):  # spikes of the step before s0, in the order they were found (neuron order)
+        if st_pend[k] > -np.inf:
+            pend_idx[npend] = k + k_lo
+            pend_t[npend] = st_pend[k]
+            npend += 1
     prev_idx = np.zeros(n, np.int64)
     prev_t = np.zeros(n)
     nprev = 0
@@ -393,11 +403,11 @@ def _run_trial(
     e = e_start
     n_rec = rec_idx.shape[0]
     key_s = np.uint32(0)
-    for s in range(n_steps):
+    for s in range(s0, s0 + n_steps):
         t0 = s * dt
         t1 = t0 + dt
-        if n_rec > 0 and s % rec_every == 0:
-            sample = s // rec_every
+        if n_rec > 0 and (s - s0) % rec_every == 0:
+            sample = (s - s0) // rec_every
             for r in range(n_rec):
                 kr = rec_idx[r] - k_lo
                 if 0 <= kr < n:
@@ -520,6 +530,14 @@ def _run_trial(
                 v[k], _ = _restart(k, t1 - refr[k], v_reset_rel, ie, ii, inv_tm, inv_te, inv_ti)
             else:
                 v[k] = v_reset_rel[k]
+    for k in range(n):
+        st_v[k] = v[k]
+        st_ie[k] = ie[k]
+        st_ii[k] = ii[k]
+        st_refr[k] = refr[k]
+        st_pend[k] = -np.inf
+    for p in range(npend):
+        st_pend[pend_idx[p] - k_lo] = pend_t[p]
     return count
 
 
@@ -527,12 +545,19 @@ def _run_trial(
 def simulate(
     seed, v_leak, v_reset, v_thresh, tau_mem, tau_syn_exc, tau_syn_inh, tau_ref, dead, sigma_mem, sigma_thr,
     jitter_us, t_res, ptr, tgt, rec, w, dense_first, lif_node, trial_ids, job_lo, job_hi,
-    ev_start, ev_end, ev_time, ev_node, n_steps, dt, rec_idx, rec_every, out_time, out_neuron, out_count, traces,
+    ev_start, ev_end, ev_time, ev_node, s0, n_steps, dt, rec_idx, rec_every, out_time, out_neuron, out_count, traces,
+    st_v, st_ie, st_ii, st_refr, st_pend, fresh,
 ):
     """Run jobs in parallel: job i is trial ``trial_ids[i]`` for neurons [job_lo[i], job_hi[i])
     (a trial may be split into neuron ranges when no LIF neuron feeds another), with input events
-    ``ev_start[i]:ev_end[i]`` sorted by time. Random draws are keyed by trial, neuron and step,
-    so any split or subset reruns bit-identically.
+    ``ev_start[i]:ev_end[i]`` sorted by time, over the absolute steps ``s0 .. s0 + n_steps - 1``
+    (times ``s dt``). Random draws are keyed by trial, neuron and absolute step, so any split,
+    subset or continuation reruns bit-identically.
+
+    State (``st_v`` V - v_leak, ``st_ie``/``st_ii`` currents, ``st_refr`` refractory end in µs,
+    ``st_pend`` time of an undelivered spike of the previous step or -inf; each (trials, n_lif),
+    indexed by trial id): read at the start (unless ``fresh``: every trial starts at rest),
+    overwritten with the state at the end (each job its own neuron range).
 
     Neuron arrays are per LIF index in chip units; ``ptr/tgt/rec/w`` is the synapse table in
     CSR form by presynaptic global node (``dense_first``: first target of rows whose targets
@@ -564,10 +589,12 @@ def simulate(
         max_row = max(max_row, ptr[i + 1] - ptr[i])
     for t in nb.prange(trial_ids.shape[0]):
         a, b = job_lo[t], job_hi[t]
+        k = trial_ids[t]
         out_count[t] = _run_trial(
-            trial_ids[t], a, n, seed, v_leak[a:b], v_reset_rel[a:b], thr_rel[a:b], tau_ref[a:b], dead[a:b], inv_tm[a:b],
+            k, a, n, seed, v_leak[a:b], v_reset_rel[a:b], thr_rel[a:b], tau_ref[a:b], dead[a:b], inv_tm[a:b],
             inv_te[a:b], inv_ti[a:b], pmm[a:b], pe[a:b], pi[a:b], p_e[a:b], p_i[a:b], c2e[a:b], c2i[a:b], ke2[a:b],
             ki2[a:b], noise_step[a:b], sigma_thr, jitter_us, t_res, ptr, tgt, rec, w, dense_first, lif_node,
             ev_time, ev_node,
-            ev_start[t], ev_end[t], n_steps, dt, rec_idx, rec_every, out_time[t], out_neuron[t], traces[t], max_row,
+            ev_start[t], ev_end[t], s0, n_steps, dt, rec_idx, rec_every, out_time[t], out_neuron[t], traces[t], max_row,
+            st_v[k, a:b], st_ie[k, a:b], st_ii[k, a:b], st_refr[k, a:b], st_pend[k, a:b], fresh,
         )

@@ -60,6 +60,11 @@ class Imperfections:
                    threshold_jitter_scale=0.0, spike_time_jitter_us=0.0, dead_fraction=0.0,
                    timestamp_quantization=False)
 
+    def without_noise(self) -> "Imperfections":
+        """The same with every temporal noise off (membrane noise, threshold jitter, spike-time
+        jitter); the fixed pattern stays."""
+        return self.replace(membrane_noise_scale=0.0, threshold_jitter_scale=0.0, spike_time_jitter_us=0.0)
+
     def replace(self, **changes: Any) -> "Imperfections":
         return dataclasses.replace(self, **changes)
 

@@ -70,8 +70,7 @@ def calibrate_cmd(hardware: str, chip: int, target_file: str | None, output: str
         check_path(plot)  # before the calibration, not after it
     hw = load_hardware(hardware)
     targets = load_targets(target_file, hw)
-    imp = Imperfections() if noise else Imperfections(membrane_noise_scale=0.0, threshold_jitter_scale=0.0,
-                                                       spike_time_jitter_us=0.0)
+    imp = Imperfections() if noise else Imperfections().without_noise()
     cal = calibrate(hw, chip, targets, imperfections=imp, seed=seed, cache=cache, progress=None)
     cal.save(output)
     if plot:

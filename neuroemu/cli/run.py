@@ -49,7 +49,7 @@ def make_backend(name: str, chip: int, mode: str | None = None, calibration: str
 
         imp = Imperfections()
         if noise is False:
-            imp = imp.replace(membrane_noise_scale=0.0, threshold_jitter_scale=0.0, spike_time_jitter_us=0.0)
+            imp = imp.without_noise()
         if mismatch is False:
             imp = imp.replace(mismatch_scale=0.0, weight_mismatch_scale=0.0)
         return imp

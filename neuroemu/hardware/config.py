@@ -113,16 +113,22 @@ class Timing:
 
 @dataclass(frozen=True)
 class Adc:
-    """An ADC of the membrane: code = (V - V_at_code_0) / V_per_lsb, clipped to 0 .. 2**bits - 1.
+    """An ADC of the membrane: code = (V - V_at_code_0) / V_per_lsb, rounded and clipped to
+    0 .. 2**bits - 1; ``bits`` None is an ideal converter (exact, unclipped reads).
 
     CADC: 8-bit, all neurons in parallel. MADC: 10-bit, one neuron at a time, fast sampling."""
 
-    bits: int
+    bits: int | None
     V_at_code_0: float
     V_per_lsb: float
 
     def __post_init__(self) -> None:
-        _require(1 <= self.bits <= 16, "bits must be 1..16")
+        _require(self.bits is None or 1 <= self.bits <= 16, "bits must be 1..16 or null")
+
+    @property
+    def top_V(self) -> float:
+        """The potential of the highest code (inf for an ideal converter)."""
+        return math.inf if self.bits is None else self.V_at_code_0 + (2**self.bits - 1) * self.V_per_lsb
         _require(self.V_per_lsb > 0, "V_per_lsb must be positive")
 
 
@@ -315,9 +321,16 @@ class HardwareConfig:
         return (np.asarray(v_V, float) - c.V_at_code_0) / c.V_per_lsb
 
     def adc_read(self, v_V: np.ndarray | float, adc: Adc) -> np.ndarray:
-        """What ``adc`` (``voltage.cadc`` or ``voltage.madc``) reads for chip potential ``v_V``: integer codes."""
-        code = np.floor((np.asarray(v_V, float) - adc.V_at_code_0) / adc.V_per_lsb + 0.5)
-        return np.clip(code, 0, 2**adc.bits - 1)
+        """What ``adc`` (``voltage.cadc`` or ``voltage.madc``) reads for chip potential ``v_V``:
+        integer codes (an ideal ADC, ``bits`` None: the exact fractional code)."""
+        code = (np.asarray(v_V, float) - adc.V_at_code_0) / adc.V_per_lsb
+        if adc.bits is None:
+            return code
+        return np.clip(np.floor(code + 0.5), 0, 2**adc.bits - 1)
+
+    def adc_volts(self, v_V: np.ndarray | float, adc: Adc) -> np.ndarray:
+        """The potential (V) that ``adc``'s reading of ``v_V`` stands for: read, then scaled back."""
+        return adc.V_at_code_0 + self.adc_read(v_V, adc) * adc.V_per_lsb
 
     def cadc_voltage_V(self, code: np.ndarray | float) -> np.ndarray:
         """CADC code -> chip potential (V)."""

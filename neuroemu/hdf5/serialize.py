@@ -3,7 +3,9 @@
 Layout, readable with ``h5dump``: scalars (int, float, bool, str) are attributes; numpy arrays
 and lists of numbers/strings are datasets; nested dataclasses, lists of dataclasses
 (members ``0``, ``1``, ...) and ``dict[str, X]`` are subgroups. ``None`` is written as
-nothing and read back as None for Optional fields. A union of dataclasses records the class
+nothing and read back as None for Optional fields. Fields marked
+``field(metadata={"serialize": False})`` (live objects, e.g. a run's end state) are skipped
+and read back as their default. A union of dataclasses records the class
 name in the subgroup's ``_type`` attribute. Reading is driven by the type hints, so a round
 trip is exact (same dtypes, same values, bit for bit).
 """
@@ -35,7 +37,7 @@ def write(group: h5py.Group, obj: Any) -> None:
     group.attrs["_type"] = type(obj).__name__
     hints = get_type_hints(type(obj))
     for f in dataclasses.fields(obj):
-        if not f.init and f.name not in hints:
+        if (not f.init and f.name not in hints) or f.metadata.get("serialize") is False:
             continue
         _write_value(group, f.name, getattr(obj, f.name), hints[f.name])
 
@@ -93,7 +95,7 @@ def read(group: h5py.Group, cls: type) -> Any:
     hints = get_type_hints(cls)
     kwargs = {}
     for f in dataclasses.fields(cls):
-        if not f.init:
+        if not f.init or f.metadata.get("serialize") is False:
             continue
         tp = hints[f.name]
         if f.name not in group and f.name not in group.attrs:

@@ -1,0 +1,29 @@
+"""Where a Brian2 run stopped, to continue a run from (SI units, as Brian2 holds them)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neuroemu.backends.base import RunState
+
+
+@dataclass
+class Brian2State(RunState):
+    """The LIF variables of every (trial, LIF neuron) at ``time_ms``: ``variables`` maps
+    :data:`~neuroemu.backends.brian2.network.STATE_VARIABLES` to (trials, n_lif) arrays (V in
+    volt, currents in ampere, ``ref_until`` absolute in s, the restart propagators ``rs_*``);
+    ``carry_*``: delayed input spikes (absolute ms, virtual node, trial) that arrive after
+    ``time_ms``. ``on_grid``: ``time_ms`` is a multiple of ``dt_ms`` (only then can a run continue)."""
+
+    dt_ms: float = 0.0
+    variables: dict[str, np.ndarray] = field(default_factory=dict)
+    on_grid: bool = True
+    carry_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    carry_node: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    carry_trial: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @property
+    def v_mV(self) -> np.ndarray:
+        """Membrane potentials (trials, n_lif), biological mV."""
+        return self.variables["v"] * 1e3

@@ -1,0 +1,167 @@
+"""Runs that continue from a state (``Backend.run(..., state=...)``), initial membrane
+potentials, and synaptic delays, on both backends. References are closed-form LIF solutions
+written here, or the same simulation in one piece."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from neuroemu.backends.brian2 import Brian2Backend
+from neuroemu.backends.emulator import EmulatorBackend, Imperfections
+from neuroemu.compiler import compile_network
+from neuroemu.errors import BackendError
+from neuroemu.network import FixedProbability, Network
+from neuroemu.spikes import SpikeTrains
+
+from conftest import feedforward
+
+P = dict(tau_mem=10.0, tau_syn_exc=5.0, tau_syn_inh=8.0, v_rest=-65.0, v_reset=-70.0, v_thresh=-50.0, tau_refrac=2.0,
+         cm=1.0)
+
+
+def _recurrent() -> Network:
+    net = Network("rec")
+    net.add_spike_source("in", 15)
+    net.add_lif("exc", 40, **{**P, "i_offset": np.linspace(0.0, 1.2, 40)})
+    net.connect("in", "exc", FixedProbability(0.3, 1), weight=2.0, receptor="exc")
+    net.connect("exc", "exc", FixedProbability(0.15, 2), weight=0.8, receptor="exc")
+    net.connect("exc", "exc", FixedProbability(0.15, 3), weight=-1.0, receptor="inh")
+    net.record.v = {"exc": [0, 39]}
+    return net
+
+
+def _pieces(backend, ir, inputs, cuts, trials, seed):
+    """Spikes (time, neuron, trial) and traces of consecutive runs from each other's states."""
+    state, t, n, k, v = None, [], [], [], []
+    for d in cuts:
+        r = backend.run(ir, inputs, duration=d, trials=trials, seed=seed, state=state)
+        state = r.state
+        s = r.spikes("exc" if "exc" in r.populations else "output")
+        t.append(s.times), n.append(s.neuron), k.append(s.trial), v.append(r.traces.v_mV if r.traces else None)
+    t, n, k = np.concatenate(t), np.concatenate(n), np.concatenate(k)
+    o = np.lexsort((n, t, k))
+    return t[o], n[o], k[o], (np.concatenate(v, axis=2) if v[0] is not None else None)
+
+
+@pytest.mark.parametrize("hardware", ["bss2", "ideal"])
+def test_emulator_continues_bit_identically(hardware):
+    ir = compile_network(_recurrent(), hardware)
+    inputs = {"in": SpikeTrains.poisson(15, 40.0, 150.0, 3, seed=5)}
+    be = EmulatorBackend(chip=2)
+    one = be.run(ir, inputs, duration=150.0, trials=3, seed=9)
+    t, n, k, v = _pieces(be, ir, inputs, [40.0, 70.0, 40.0], trials=3, seed=9)
+    s = one.spikes("exc")
+    assert len(s) > 50
+    assert np.array_equal(s.times, t) and np.array_equal(s.neuron, n) and np.array_equal(s.trial, k)
+    assert np.array_equal(one.traces.v_mV, v)
+
+
+def test_emulator_continues_layered_networks_bit_identically():
+    net = feedforward(12, 30, 5, seed=4)
+    ir = compile_network(net, "bss2")
+    inputs = {"input": SpikeTrains.poisson(12, 60.0, 80.0, 2, seed=1)}
+    be = EmulatorBackend(chip=0)
+    one = be.run(ir, inputs, duration=80.0, trials=2, seed=3)
+    t, n, k, _ = _pieces(be, ir, inputs, [30.0, 50.0], trials=2, seed=3)
+    s = one.spikes("output")
+    assert len(s) > 10 and np.array_equal(s.times, t) and np.array_equal(s.neuron, n)
+
+
+def test_off_grid_cuts_lose_no_spike():
+    ir = compile_network(_recurrent(), "bss2")  # dt 0.5 µs: 40.3 ms is inside a step
+    inputs = {"in": SpikeTrains.poisson(15, 40.0, 100.0, 1, seed=5)}
+    be = EmulatorBackend(chip=2, imperfections=Imperfections().without_noise())
+    one = be.run(ir, inputs, duration=100.0).spikes("exc")
+    t, n, _, _ = _pieces(be, ir, inputs, [40.3, 59.7], trials=1, seed=0)
+    assert abs(len(t) - len(one)) <= 2 and len(one) > 20
+
+
+def test_state_refuses_other_trials_seed_and_backend():
+    ir = compile_network(_recurrent(), "ideal")
+    st = EmulatorBackend().run(ir, duration=10.0, trials=2, seed=1).state
+    with pytest.raises(BackendError, match="2 trial.* and seed 1"):
+        EmulatorBackend().run(ir, duration=10.0, trials=3, seed=1, state=st)
+    with pytest.raises(BackendError, match="'emulator' state cannot be continued on the 'brian2' backend"):
+        Brian2Backend().run(ir, duration=10.0, trials=2, seed=1, state=st)
+
+
+@pytest.mark.parametrize("make", [lambda: EmulatorBackend(), lambda: Brian2Backend(dt=0.01)])
+def test_initial_membrane_relaxes_exactly(make):
+    net = Network("one")
+    net.add_lif("n", 2, **{**P, "i_offset": [0.0, 0.5]})
+    net.record.v = {"n": [0, 1]}
+    ir = compile_network(net, "ideal")
+    be = make()
+    res = be.run(ir, duration=30.0, state=be.initial_state(ir, v_mV=[-55.0, -75.0]))
+    t = res.traces.times_ms
+    for k, (v0, v_inf) in enumerate([(-55.0, -65.0), (-75.0, -65.0 + 0.5 * 10.0)]):
+        want = v_inf + (v0 - v_inf) * np.exp(-t / 10.0)  # tau_mem dV/dt = -(V - v_inf)
+        np.testing.assert_allclose(res.traces.v_mV[0, k], want, atol=1e-9)
+
+
+@pytest.mark.parametrize("mode", ["ideal", "chip-replay"])
+def test_brian2_continues(mode):
+    ir = compile_network(_recurrent(), "ideal")
+    inputs = {"in": SpikeTrains.poisson(15, 40.0, 100.0, 2, seed=5)}
+    be = Brian2Backend(mode=mode, dt=0.1)
+    one = be.run(ir, inputs, duration=100.0, trials=2, seed=4)
+    t, n, k, v = _pieces(be, ir, inputs, [30.0, 70.0], trials=2, seed=4)
+    s = one.spikes("exc")
+    assert len(s) > 50 and np.array_equal(s.neuron, n) and np.array_equal(s.trial, k)
+    np.testing.assert_allclose(s.times, t, atol=1e-9)
+    np.testing.assert_allclose(one.traces.v_mV, v, atol=1e-9)
+
+
+def _psp(t, t0, w, tau_m=10.0, tau_s=5.0, c=1.0):
+    x = np.maximum(np.asarray(t, float) - t0, 0.0)
+    return w / c * tau_m * tau_s / (tau_m - tau_s) * (np.exp(-x / tau_m) - np.exp(-x / tau_s))
+
+
+def test_emulator_refuses_delays_even_where_the_config_allows_them():
+    net = Network("d")
+    net.add_spike_source("s", 1, [[1.0]])
+    net.add_lif("n", 1, **P)
+    net.connect("s", "n", weight=1.0, receptor="exc", delay=1.5, name="slow")
+    ir = compile_network(net, "ideal", software_delays=True)
+    with pytest.raises(BackendError, match="projection 'slow': synaptic delay 1.5 ms, but the emulated chip has no"):
+        EmulatorBackend().run(ir, duration=10.0)
+    with pytest.raises(BackendError, match="projection 'slow' has a synaptic delay .* chip-replay"):
+        Brian2Backend(mode="chip-replay").run(ir, duration=10.0)
+
+
+def test_brian2_realises_input_and_lif_delays_exactly():
+    """Source spike at 5 ms, delay 1.5 ms onto neuron a (PSP from 6.5 ms); a fires once and
+    reaches b after 2.37 ms (not a multiple of dt: the arrival is inside a step)."""
+    net = Network("chain")
+    net.add_spike_source("s", 1, [[5.0, 5.05]])
+    net.add_lif("a", 1, **{**P, "tau_syn_inh": 5.0})
+    net.add_lif("b", 1, **{**P, "tau_syn_inh": 5.0})
+    net.connect("s", "a", weight=5.0, receptor="exc", delay=1.5)
+    net.connect("a", "b", weight=11.0, receptor="exc", delay=2.37)
+    net.record.v = {"a": [0], "b": [0]}
+    ir = compile_network(net, "ideal", software_delays=True)
+    res = Brian2Backend(dt=0.1).run(ir, duration=30.0)
+    t = res.traces.times_ms
+    ta = res.spikes("a").times
+    assert len(ta) == 1
+    va = -65.0 + _psp(t, 6.5, 5.0) + _psp(t, 6.55, 5.0)
+    before = t <= ta[0]
+    np.testing.assert_allclose(res.traces.v_mV[0, 0][before], va[before], atol=1e-9)
+    # the crossing of a, from the same closed form
+    f = lambda x: -65.0 + _psp(x, 6.5, 5.0) + _psp(x, 6.55, 5.0) + 50.0  # noqa: E731
+    lo, hi = 6.6, float(ta[0]) + 0.5
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if f(mid) < 0 else (lo, mid)
+    assert ta[0] == pytest.approx(lo, abs=1e-6)
+    vb = -65.0 + _psp(t, ta[0] + 2.37, 11.0)
+    tb = res.spikes("b").times
+    upto = t <= (tb[0] if len(tb) else 30.0)
+    np.testing.assert_allclose(res.traces.v_mV[0, 1][upto], vb[upto], atol=1e-6)
+    assert len(tb) == 1 and tb[0] > ta[0] + 2.37
+    ir0 = compile_network(net, "ideal", software_delays=True)
+    with pytest.raises(BackendError, match="LIF->LIF synapses have delays"):
+        be = Brian2Backend(dt=0.1)
+        be.run(ir0, duration=10.0, state=be.run(ir0, duration=10.0).state)
