@@ -80,11 +80,19 @@ class Backend(ABC):
         """
 
     @abstractmethod
-    def initial_state(self, ir: IR, trials: int = 1, seed: int = 0, v_mV: np.ndarray | None = None) -> RunState:
-        """The state at time 0: membrane at ``v_mV`` (biological mV; scalar, one value per LIF
-        neuron or (trials, n_lif); None: every neuron at rest, i.e. at its leak potential
-        ``v_rest + i_offset tau_mem / cm`` as the backend realises it), synaptic currents 0, no
-        neuron refractory. Running from it is running without a state."""
+    def initial_state(self, ir: IR, trials: int = 1, seed: int = 0, v_mV: np.ndarray | None = None,
+                      time_ms: float = 0.0) -> RunState:
+        """The state at ``time_ms`` (on the backend's step grid) with the membrane at ``v_mV``
+        (biological mV; scalar, one value per LIF neuron or (trials, n_lif); None: every neuron
+        at rest, i.e. at its leak potential ``v_rest + i_offset tau_mem / cm`` as the backend
+        realises it), synaptic currents 0, no neuron refractory. Running from it at time 0 is
+        running without a state."""
+
+    @abstractmethod
+    def grow_state(self, ir: IR, state: RunState, v_mV: np.ndarray) -> RunState:
+        """``state`` with LIF neurons added at the end of the LIF order (a network that grew
+        after the state was taken: ``ir`` is the grown one), at rest with membranes ``v_mV``
+        ((trials, new neurons) or broadcastable, mV)."""
 
     @abstractmethod
     def set_membrane(self, ir: IR, state: RunState, v_mV: np.ndarray) -> RunState:

@@ -24,6 +24,12 @@ from neuroemu.ir.model import IR
 from neuroemu.spikes import SpikeTrains
 
 
+#: an event belongs to the step [t - eps dt, t + dt - eps dt): a time on the grid is in the
+#: step it starts, however rounding left it (runs continued from a state count time from their
+#: own start, one long run from 0: the same event must fall into the same step in both)
+STEP_EPS = 1e-6
+
+
 @dataclass
 class InputEvents:
     """All input spikes of a run, sorted by (trial, source node, time); times in biological ms."""
@@ -35,14 +41,21 @@ class InputEvents:
 
 @dataclass
 class SourceDelays:
-    """Input synapses with a delay as extra sources ("virtual nodes") whose spikes are the
-    source's spikes shifted by the delay: node ids ``0 .. n_nodes - 1`` keep the synapses
-    without delay, each (source, delay) group with a delay > 0 gets node ``n_nodes + j``."""
+    """Synapses with a delay as extra sources ("virtual nodes") whose spikes are a node's spikes
+    shifted by the delay: node ids ``0 .. n_nodes - 1`` keep the synapses without delay, each
+    (node, delay) group with a delay > 0 gets node ``n_nodes + j``.
 
-    syn_pre: np.ndarray  # per synapse: its presynaptic node, or its virtual node
+    For a spike source that is how its delayed synapses work. A LIF neuron's delayed synapses
+    are realised by Brian2's delayed pathways (see :mod:`.network`); its virtual node gets a
+    copy of them (``replay_syn``, fed by ``replay_pre``) that delivers the spikes a previous
+    run left in flight, so that a run continued from a state loses none."""
+
+    syn_pre: np.ndarray  # per IR synapse: its presynaptic node, or the virtual node of a delayed input synapse
     lif_index: np.ndarray  # per (virtual) node: LIF index, -1 for sources and virtual nodes
-    node: np.ndarray  # per virtual node: the source node it delays
+    node: np.ndarray  # per virtual node: the node it delays
     delay_ms: np.ndarray  # per virtual node
+    replay_syn: np.ndarray  # IR synapse indices of the delayed LIF->LIF synapses
+    replay_pre: np.ndarray  # the virtual node feeding each of their copies
 
     @property
     def n_nodes(self) -> int:
@@ -50,19 +63,41 @@ class SourceDelays:
 
 
 def source_delays(ir: IR) -> SourceDelays:
-    """The virtual nodes of the IR's delayed input synapses (none without delays)."""
+    """The virtual nodes of the IR's delayed synapses (none without delays)."""
     net = ir.network
     syn = net.synapses
     lif = net.lif_index()
-    delayed = (syn.delay > 0) & (lif[syn.pre] < 0)
     syn_pre = syn.pre.astype(np.int64).copy()
-    if not np.any(delayed):
-        return SourceDelays(syn_pre, lif, np.zeros(0, np.int64), np.zeros(0))
+    empty = np.zeros(0, np.int64)
+    if not np.any(syn.delay > 0):
+        return SourceDelays(syn_pre, lif, empty, np.zeros(0), empty, empty)
+    delayed = np.flatnonzero(syn.delay > 0)
     keys, group = np.unique(np.stack([syn.pre[delayed].astype(float), syn.delay[delayed]], axis=1), axis=0,
                             return_inverse=True)
-    syn_pre[delayed] = net.n_nodes + group.reshape(-1)
+    vnode = net.n_nodes + group.reshape(-1)
+    from_lif = lif[syn.pre[delayed]] >= 0
+    syn_pre[delayed[~from_lif]] = vnode[~from_lif]
     return SourceDelays(syn_pre, np.concatenate([lif, np.full(len(keys), -1, lif.dtype)]),
-                        keys[:, 0].astype(np.int64), keys[:, 1].copy())
+                        keys[:, 0].astype(np.int64), keys[:, 1].copy(), delayed[from_lif], vnode[from_lif])
+
+
+def in_flight(sd: SourceDelays, lif_nodes: np.ndarray, t_ms: np.ndarray, lif: np.ndarray, trial: np.ndarray,
+              t_from: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """LIF spikes (times ms, LIF indices, trials) whose delayed synapses deliver at ``t_from`` or
+    later: (arrival times, virtual nodes, trials) for the run that continues."""
+    groups = sd.n_nodes - len(sd.node) + np.arange(len(sd.node))
+    is_lif = np.isin(sd.node, lif_nodes)
+    node_of = np.full(int(lif_nodes.max(initial=-1)) + 1, -1, np.int64)
+    node_of[lif_nodes] = np.arange(len(lif_nodes))
+    times, nodes, trials = [np.zeros(0)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for g in np.flatnonzero(is_lif):
+        sel = lif == node_of[sd.node[g]]
+        arrival = t_ms[sel] + sd.delay_ms[g]
+        late = arrival >= t_from
+        times.append(arrival[late])
+        nodes.append(np.full(int(late.sum()), groups[g], np.int64))
+        trials.append(np.asarray(trial[sel][late], np.int64))
+    return np.concatenate(times), np.concatenate(nodes), np.concatenate(trials)
 
 
 def add_delayed(ev: "InputEvents", sd: SourceDelays) -> "InputEvents":
@@ -119,7 +154,7 @@ def step_rank(ev: InputEvents, dt_ms: float) -> np.ndarray:
     """Rank of each spike among the spikes of its source in its time step (0 for the first)."""
     if len(ev.time_ms) == 0:
         return np.zeros(0, np.int64)
-    step = np.floor(ev.time_ms / dt_ms).astype(np.int64)
+    step = np.floor(ev.time_ms / dt_ms + STEP_EPS).astype(np.int64)
     new = np.ones(len(step), bool)
     new[1:] = (step[1:] != step[:-1]) | (ev.node[1:] != ev.node[:-1]) | (ev.trial[1:] != ev.trial[:-1])
     group_start = np.maximum.accumulate(np.where(new, np.arange(len(step)), 0))

@@ -27,7 +27,9 @@ generator group reading exact times from a table (see :mod:`.inputs`); LIF spike
 located inside their step by linear interpolation of V between the step's ends (error
 ~dt^2/(8 tau)), stored in ``tc`` and used by the LIF->LIF synapses and the spike monitor.
 Refractory periods end at their exact time: the reset precomputes the propagator from the
-restart to the end of the step in which the restart falls.
+restart to the end of the step in which the restart falls and that step's index (``k_ref``);
+the update and the threshold compare step indices, not times, so a restart on a grid point is
+treated alike whatever the rounding (Brian2 compiles with fast-math) and wherever time starts.
 
 Schedule of one step [t, t + dt): ``start`` traces record V(t); ``groups`` propagate every
 neuron to t + dt (clamped while refractory); ``after_groups`` input channels fire and their
@@ -40,9 +42,12 @@ Synaptic delays (``ideal``/``as-deployed`` modes). Input synapses with a delay d
 their own channels whose times are the source's times + d (exact, see :mod:`.inputs`). A
 LIF->LIF synapse with delay d arrives at ``tc + d``, which lies in the step D = floor(d/dt) or
 D + 1 steps after the spike's step: two pathways with those Brian2 delays each add the exact
-contribution when the arrival falls into their step. They read ``tc`` of the presynaptic
-neuron at delivery, so this is exact while it does not fire again within the delay (always
-when d <= its tau_refrac); otherwise the earlier spike arrives at the end of its second step.
+contribution of the spike that arrives in their step. Brian2's spike queue carries no spike
+times, so a neuron keeps its last three spike times (``tc``, ``tc1``, ``tc2``) and a pathway
+takes the one that arrives in its step: exact while a neuron fires at most three times within
+one delay + one step (e.g. 5 ms at 600 Hz); a spike beyond that is not delivered, which the
+backend reports (``info["delayed_spikes_lost"]``). Spikes still in flight at the end of a
+run are carried by the state and delivered by replay channels (:mod:`.inputs`).
 
 Noise (chip-replay only). Membrane noise, if any, is compiled in as an Ornstein-Uhlenbeck
 increment of V per free step (Brian2 ``randn``, seeded per batch); threshold jitter is an
@@ -62,7 +67,7 @@ import numpy as np
 from neuroemu.ir.model import NeuronParams
 
 from neuroemu.backends.brian2.codegen import canonical_executable
-from neuroemu.backends.brian2.inputs import ChannelLayout
+from neuroemu.backends.brian2.inputs import STEP_EPS, ChannelLayout
 
 _LIF_EQS = """
 v : volt
@@ -74,7 +79,10 @@ Ii_prev : amp
 t_first : second
 t_last : second
 ref_until : second
+k_ref : 1
 tc : second
+tc1 : second
+tc2 : second
 rs_m : 1
 rs_e : second
 rs_i : second
@@ -104,8 +112,8 @@ Ie_prev = I_exc
 Ii_prev = I_inh
 t_first = t + dt
 t_last = t
-free = int(ref_until <= t)
-part = int(ref_until > t and ref_until < t + dt)
+free = int(t_in_timesteps > k_ref)
+part = int(t_in_timesteps == k_ref)
 v = v_reset + free*((v_inf - v_reset) + (v - v_inf)*p_mm + (p_e*I_exc + p_i*I_inh)/C) + part*((v_inf - v_reset) + (v_reset - v_inf)*rs_m + (rs_e*I_exc + rs_i*I_inh)/C)
 I_exc = I_exc*d_e
 I_inh = I_inh*d_i
@@ -114,7 +122,7 @@ I_inh = I_inh*d_i
 # through the leak, stationary std sigma (n_step = sigma sqrt(1 - e^{-2 dt/tau_mem})), while free
 _LIF_NOISE = "v = v + free*n_step*randn()\n"
 
-_LIF_THRESHOLD = "v >= v_thresh and ref_until < t + dt"
+_LIF_THRESHOLD = "v >= v_thresh and t_in_timesteps >= k_ref"
 
 # The crossing inside the step [t_a, t + dt) (t_a: step start or refractory end). Between the
 # step's first and last input event the trajectory is free, so: (1) if the free trajectory from
@@ -132,6 +140,8 @@ _POS = "*volt/second"
 _NEWTON_FWD = _FWD + f"y = clip(y - int(sf > 0{_POS})*(vf - v_thresh)/(sf + int(sf <= 0{_POS})*volt/second), 0*second, yf)\n"
 _NEWTON_BWD = _BWD + f"x = clip(x + int(sb > 0{_POS})*(vb - v_thresh)/(sb + int(sb <= 0{_POS})*volt/second), 0*second, xb)\n"
 _LIF_RESET = """
+tc2 = tc1
+tc1 = tc
 v_inf = v_rest + I_offset*tau_mem/C
 late = int(ref_until > t)
 v_a = v_prev + late*(v_reset - v_prev)
@@ -153,24 +163,28 @@ x = xb
 tc = use_f*(t_a + y_end) + use_b*(t + dt - x_end) + (1 - use_f - use_b)*(t_a + frac*h)
 v = v_reset
 ref_until = tc + tau_refrac
-r = (floor(ref_until/dt) + 1)*dt - ref_until
+k_ref = floor(ref_until/dt)
+r = clip(k_ref*dt + dt - ref_until, 0*second, dt)
 rs_m = exp(-r/tau_mem)
 rs_e = r*exp(-r/tau_mem)*exprel(r/tau_mem - r/tau_syn_exc)*exp((r - dt)/tau_syn_exc)
 rs_i = r*exp(-r/tau_mem)*exprel(r/tau_mem - r/tau_syn_inh)*exp((r - dt)/tau_syn_inh)
 """
 
 
-def _on_pre(receptor: str, time_var: str, exact: bool, delayed: str = "") -> str:
+def _on_pre(receptor: str, time_var: str, exact: bool, delayed: bool = False) -> str:
     """Synaptic event code: exact sub-step contribution of a spike at ``time_var``_pre.
-    ``delayed`` (LIF->LIF synapses with a delay ``d``): ``early`` or ``late``, the pathway
-    delivering in the step D or D + 1 steps after the spike's (see the module docstring)."""
-    if delayed:
-        arrival = f"(tc_pre + d)"
-        cond = (f"int({arrival} >= t and {arrival} < t + dt)" if delayed == "early"
-                else f"1 - int({arrival} >= t - dt and {arrival} < t)")
+    ``delayed``: a LIF->LIF synapse with delay ``d``, delivering the one of the presynaptic
+    neuron's last spikes that arrives in this step (see the module docstring)."""
+    if delayed:  # the one of the presynaptic neuron's last three spikes that arrives in this step, if any
         tau = f"tau_syn_{receptor}_post"
-        return (f"a = {cond}\n"
-                f"u = clip(t + dt - {arrival}, 0*second, dt)\n"
+        lines = []
+        taken = ""
+        for k, var in enumerate(("tc", "tc1", "tc2")):
+            lines.append(f"a{k} = {taken}int({var}_pre + d >= t - {STEP_EPS}*dt and {var}_pre + d < t + dt - {STEP_EPS}*dt)")
+            taken += f"(1 - a{k})*"
+        return ("\n".join(lines) + "\n"
+                "a = a0 + a1 + a2\n"
+                "u = clip(t + dt - (a0*tc_pre + a1*tc1_pre + a2*tc2_pre + d), 0*second, dt)\n"
                 f"I_{receptor}_post += a*w*exp(-u/{tau})\n"
                 f"h = clip(t + dt - ref_until_post, 0*second, u)\n"
                 f"v_post += a*w/C_post*exp((h - u)/{tau})*h*exp(-h/tau_mem_post)*exprel(h/tau_mem_post - h/{tau})")
@@ -207,6 +221,7 @@ class NetworkSpec:
     syn_weight: np.ndarray  # nA, signed
     syn_receptor: np.ndarray  # 0 exc, 1 inh
     syn_delay: np.ndarray  # ms per synapse (input synapses: 0, their delays are in the channel times)
+    syn_replay: np.ndarray  # bool per synapse: a copy of a delayed LIF->LIF synapse fed by a replay channel
     lif_index: np.ndarray  # global node id -> LIF index, -1 for spike sources
     layout: ChannelLayout  # input channels of one trial
     trials: int  # trial copies side by side
@@ -218,6 +233,13 @@ class NetworkSpec:
     @property
     def n_lif(self) -> int:
         return len(self.params.tau_mem)
+
+    def structure_key(self) -> tuple:
+        """What a built network is made of (networks with the same key differ in values only)."""
+        arrays = (self.syn_pre, self.syn_post, self.syn_receptor, self.syn_delay, self.syn_replay, self.lif_index,
+                  self.record_lif)
+        return (self.n_lif, self.trials, self.dt_ms, self.exact_events, self.membrane_noise_mV > 0, self.layout.key(),
+                *(np.ascontiguousarray(a).tobytes() for a in arrays))
 
 
 @dataclass
@@ -232,7 +254,7 @@ class BatchOutput:
 
 
 #: LIF variables that carry a run's state into the next (SI; ``ref_until`` in s since the run's start)
-STATE_VARIABLES = ("v", "I_exc", "I_inh", "ref_until", "rs_m", "rs_e", "rs_i")
+STATE_VARIABLES = ("v", "I_exc", "I_inh", "ref_until", "k_ref", "rs_m", "rs_e", "rs_i")
 
 
 class Brian2Network:
@@ -244,28 +266,16 @@ class Brian2Network:
         self.spec = spec
         self._table = np.full(1, np.inf)
         B, n, C = spec.trials, spec.n_lif, spec.layout.n
-        p = spec.params
         dt_s = spec.dt_ms * 1e-3
         self.clock = b2.Clock(dt=dt_s * b2.second, name="neuroemu_clock")
 
-        # --- LIF neurons, B copies ---------------------------------------------------------
+        # --- LIF neurons, B copies (values: set_values) ----------------------------------------
         lif = b2.NeuronGroup(B * n, _LIF_EQS, threshold=_LIF_THRESHOLD, reset=_LIF_RESET, clock=self.clock,
                              name="neuroemu_lif", namespace={})
-        rep = lambda x: np.tile(np.asarray(x, float), B)  # noqa: E731  (per LIF -> per copy)
-        tm, te, ti = p.tau_mem * 1e-3, p.tau_syn_exc * 1e-3, p.tau_syn_inh * 1e-3  # s
-        v_inf = p.v_rest + p.i_offset * p.tau_mem / p.cm  # mV: where V relaxes to (initial V)
-        values = {
-            "v_rest": p.v_rest * 1e-3, "I_offset": p.i_offset * 1e-9, "v_reset": p.v_reset * 1e-3,
-            "v_thresh": np.where(spec.dead, np.inf, p.v_thresh * 1e-3), "C": p.cm * 1e-9, "tau_mem": tm,
-            "tau_syn_exc": te, "tau_syn_inh": ti, "tau_refrac": p.tau_refrac * 1e-3,
-            "p_mm": np.exp(-dt_s / tm), "p_e": _step_kernel(dt_s, tm, te), "p_i": _step_kernel(dt_s, tm, ti),
-            "d_e": np.exp(-dt_s / te), "d_i": np.exp(-dt_s / ti), "v": v_inf * 1e-3, "v_prev": v_inf * 1e-3,
-            "n_step": spec.membrane_noise_mV * 1e-3 * np.sqrt(-np.expm1(-2.0 * dt_s / tm)),
-        }
-        self._v_thresh = rep(values["v_thresh"])
-        for name, val in values.items():
-            setattr(lif, name + "_", rep(val))  # SI values, no unit checks needed
+        self._weights: list = []  # (Synapses, function of a spec giving the weights (nA) of one copy)
         lif.ref_until_ = -1.0  # long ago: free
+        lif.k_ref_ = -1e12
+        lif.tc_ = lif.tc1_ = lif.tc2_ = -1e9  # no earlier spikes
         update = _LIF_UPDATE + (_LIF_NOISE if spec.membrane_noise_mV > 0 else "")
         lif.run_regularly(update, when="groups", name="neuroemu_lif_update")
         self.lif = lif
@@ -273,8 +283,9 @@ class Brian2Network:
 
         # --- input channels, B copies: exact times from a table swapped per batch -----------
         table_fn = self._table_function(b2)
-        gen = b2.NeuronGroup(max(B * C, 1), "next_t : second\nptr : integer", threshold="next_t < t + dt",
-                             reset="ptr += 1\nnext_t = neuroemu_spike_table(ptr)*second", clock=self.clock,
+        gen = b2.NeuronGroup(max(B * C, 1), "next_t : second\nlast_t : second\nptr : integer",
+                             threshold=f"next_t < t + dt - {STEP_EPS}*dt",
+                             reset="last_t = next_t\nptr += 1\nnext_t = neuroemu_spike_table(ptr)*second", clock=self.clock,
                              name="neuroemu_inputs", namespace={"neuroemu_spike_table": table_fn})
         gen.next_t_ = np.inf
         gen.thresholder["spike"].when = "after_groups"  # after propagation, before LIF thresholds
@@ -284,23 +295,29 @@ class Brian2Network:
 
         # --- synapses: (input | LIF) x (exc | inh), block-diagonal over the copies ------------
         lif_pre = spec.lif_index[spec.syn_pre]
-        for source in ("inputs", "lif"):
+        for source in ("inputs", "replay", "lif"):
             for rec, rname in ((0, "exc"), (1, "inh")):
-                sel = (spec.syn_receptor == rec) & ((lif_pre < 0) if source == "inputs" else (lif_pre >= 0))
+                from_input = (lif_pre < 0) & (spec.syn_replay if source == "replay" else ~spec.syn_replay)
+                sel = (spec.syn_receptor == rec) & (from_input if source != "lif" else (lif_pre >= 0))
                 if not np.any(sel):
                     continue
-                if source == "inputs":
-                    i1, j1, w1 = _channel_synapses(spec.layout, spec.syn_pre[sel], spec.syn_post[sel],
-                                                   spec.syn_weight[sel])
+                if source != "lif":
+                    i1, j1, _ = _channel_synapses(spec.layout, spec.syn_pre[sel], spec.syn_post[sel],
+                                                  spec.syn_weight[sel])
+                    weights = (lambda sp, sel=sel: _channel_synapses(sp.layout, sp.syn_pre[sel], sp.syn_post[sel],
+                                                                     sp.syn_weight[sel])[2])
                     stride, pre_group, when, order, tvar = C, gen, "after_groups", 1, "next_t"
+                    if source == "replay":  # delayed LIF spikes of an earlier run: delivered as the lif ones
+                        when, order, tvar = "after_resets", 0, "last_t"
                 else:
                     delayed = spec.syn_delay > 0
                     d_sel = sel & delayed
                     if np.any(d_sel):
-                        objects.append(self._delayed_synapses(b2, rname, lif_pre[d_sel], spec.syn_post[d_sel],
-                                                              spec.syn_weight[d_sel], spec.syn_delay[d_sel]))
+                        objects.append(self._delayed_synapses(b2, rname, lif_pre[d_sel], spec.syn_post[d_sel], d_sel,
+                                                              spec.syn_delay[d_sel]))
                     sel = sel & ~delayed
-                    i1, j1, w1 = lif_pre[sel], spec.syn_post[sel], spec.syn_weight[sel]
+                    i1, j1 = lif_pre[sel], spec.syn_post[sel]
+                    weights = lambda sp, sel=sel: sp.syn_weight[sel]  # noqa: E731
                     stride, pre_group, when, order, tvar = n, lif, "after_resets", 0, "tc"
                 if len(i1) == 0:
                     continue
@@ -308,7 +325,7 @@ class Brian2Network:
                                 clock=self.clock, name=f"neuroemu_{source}_{rname}", namespace={})
                 offs = np.repeat(np.arange(B, dtype=np.int64), len(i1))
                 S.connect(i=np.tile(i1, B) + offs * stride, j=np.tile(j1, B) + offs * n)
-                S.w_ = np.tile(w1 * 1e-9, B)
+                self._weights.append((S, weights))
                 S.pre.when = when
                 S.pre.order = order
                 objects.append(S)
@@ -322,18 +339,50 @@ class Brian2Network:
             self.trace = b2.StateMonitor(lif, "v", record=rec, when="start", clock=self.clock, name="neuroemu_trace")
             objects.append(self.trace)
         self.net = b2.Network(*objects, name="neuroemu_network")
-        self.net.store("initial")
+        self._stored = False
+        self.set_values(spec)
 
-    def _delayed_synapses(self, b2, rname: str, i1: np.ndarray, j1: np.ndarray, w1: np.ndarray, d_ms: np.ndarray):
-        """LIF->LIF synapses of receptor ``rname`` with delays ``d_ms``: the two pathways of the
-        module docstring, delivering D and D + 1 steps after the spike's step."""
+    def set_values(self, spec: NetworkSpec) -> None:
+        """Neuron parameters and synaptic weights of ``spec`` (a spec of the same structure:
+        same synapses, channels, copies, step), and the initial state from them. The compiled
+        network stays: a reconfigured network needs no new code."""
+        if self._stored:  # back to the pristine network (t = 0, empty monitors), then the new values
+            self.net.restore("initial")
+        B = spec.trials
+        self.spec = spec
+        p = spec.params
+        dt_s = spec.dt_ms * 1e-3
+        rep = lambda x: np.tile(np.asarray(x, float), B)  # noqa: E731  (per LIF -> per copy)
+        tm, te, ti = p.tau_mem * 1e-3, p.tau_syn_exc * 1e-3, p.tau_syn_inh * 1e-3  # s
+        v_inf = p.v_rest + p.i_offset * p.tau_mem / p.cm  # mV: where V relaxes to (initial V)
+        values = {
+            "v_rest": p.v_rest * 1e-3, "I_offset": p.i_offset * 1e-9, "v_reset": p.v_reset * 1e-3,
+            "v_thresh": np.where(spec.dead, np.inf, p.v_thresh * 1e-3), "C": p.cm * 1e-9, "tau_mem": tm,
+            "tau_syn_exc": te, "tau_syn_inh": ti, "tau_refrac": p.tau_refrac * 1e-3,
+            "p_mm": np.exp(-dt_s / tm), "p_e": _step_kernel(dt_s, tm, te), "p_i": _step_kernel(dt_s, tm, ti),
+            "d_e": np.exp(-dt_s / te), "d_i": np.exp(-dt_s / ti), "v": v_inf * 1e-3, "v_prev": v_inf * 1e-3,
+            "n_step": spec.membrane_noise_mV * 1e-3 * np.sqrt(-np.expm1(-2.0 * dt_s / tm)),
+        }
+        self._v_thresh = rep(values["v_thresh"])
+        for name, val in values.items():
+            setattr(self.lif, name + "_", rep(val))  # SI values, no unit checks needed
+        for S, weights in self._weights:
+            S.w_ = np.tile(np.asarray(weights(spec), float) * 1e-9, B)
+        self.net.store("initial")
+        self._stored = True
+
+    def _delayed_synapses(self, b2, rname: str, i1: np.ndarray, j1: np.ndarray, sel: np.ndarray, d_ms: np.ndarray):
+        """LIF->LIF synapses of receptor ``rname`` (the spec's synapses ``sel``) with delays
+        ``d_ms``: the two pathways of the module docstring, delivering D and D + 1 steps after
+        the spike's step."""
         spec, B, n = self.spec, self.spec.trials, self.spec.n_lif
         S = b2.Synapses(self.lif, self.lif, "w : amp (constant)\nd : second (constant)",
-                        on_pre={"pre": _on_pre(rname, "tc", True, "early"), "late": _on_pre(rname, "tc", True, "late")},
+                        on_pre={"pre": _on_pre(rname, "tc", True, delayed=True),
+                                "late": _on_pre(rname, "tc", True, delayed=True)},
                         clock=self.clock, name=f"neuroemu_lif_{rname}_delayed", namespace={})
         offs = np.repeat(np.arange(B, dtype=np.int64), len(i1))
         S.connect(i=np.tile(i1, B) + offs * n, j=np.tile(j1, B) + offs * n)
-        S.w_ = np.tile(w1 * 1e-9, B)
+        self._weights.append((S, lambda sp: sp.syn_weight[sel]))
         S.d_ = np.tile(d_ms * 1e-3, B)
         steps = np.floor(d_ms / spec.dt_ms + 1e-9)
         S.pre.delay = np.tile(steps * spec.dt_ms * 1e-3, B) * b2.second
@@ -408,6 +457,7 @@ class Brian2Network:
         final = {name: np.asarray(getattr(self.lif, name + "_")[:], float).reshape(spec.trials, spec.n_lif)
                  for name in STATE_VARIABLES}
         final["ref_until"] = final["ref_until"] - end_s
+        final["k_ref"] = final["k_ref"] - n_steps
         return BatchOutput(neuron=neuron, time_ms=t_ms, times_ms=times, v_mV=v, final=final)
 
 

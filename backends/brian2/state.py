@@ -12,8 +12,8 @@ from neuroemu.backends.base import RunState
 class Brian2State(RunState):
     """The LIF variables of every (trial, LIF neuron) at ``time_ms``: ``variables`` maps
     :data:`~neuroemu.backends.brian2.network.STATE_VARIABLES` to (trials, n_lif) arrays (V in
-    volt, currents in ampere, ``ref_until`` absolute in s, the restart propagators ``rs_*``);
-    ``carry_*``: delayed input spikes (absolute ms, virtual node, trial) that arrive after
+    volt, currents in ampere, ``ref_until`` absolute in s, ``k_ref`` the absolute index of the
+    step in which it falls, the restart propagators ``rs_*``); ``carry_*``: delayed input spikes (absolute ms, virtual node, trial) that arrive after
     ``time_ms``. ``on_grid``: ``time_ms`` is a multiple of ``dt_ms`` (only then can a run continue)."""
 
     dt_ms: float = 0.0

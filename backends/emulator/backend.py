@@ -30,7 +30,7 @@ from neuroemu.backends.result import Result, node_traces, split_populations
 
 #: step never coarser than this fraction of the shortest time constant: the second-order event
 #: moments then err by at most (0.15)^3 / 6 = 6e-4 of one weight (see dynamics.py)
-_DT_PER_TAU = 0.15
+DT_PER_TAU = 0.15
 #: total spike-buffer entries of one kernel call (all trials)
 _SPIKE_BUFFER = 4_000_000
 
@@ -213,7 +213,7 @@ class EmulatorBackend(Backend):
         plan = _Plan(
             ir=ir, chip=chip, hw=hw, eff=eff, imp=self.imperfections.effective(hw), ptr=ptr, tgt=tgt, rec=rec, w=w,
             dense_first=_dense_rows(ptr, tgt, w, rec),
-            dt=self.dt_us or min(hw.timing.dt_us, float(taus.min()) * _DT_PER_TAU),
+            dt=self.dt_us or min(hw.timing.dt_us, float(taus.min()) * DT_PER_TAU),
             levels=(levels := _levels(net.n_lif, pre_lif, post)),
             splittable=len(levels) > 1 or not np.any(pre_lif >= 0),
             feeds=np.array([np.isin(np.arange(net.n_nodes), syn.pre[(post >= lo) & (post < hi)])
@@ -243,13 +243,30 @@ class EmulatorBackend(Backend):
             ev_time, ev_node, ev_trial = ev_time[order], ev_node[order], ev_trial[order]
         return ev_time, ev_node, np.searchsorted(ev_trial, np.arange(trials + 1)).astype(np.int64)
 
-    def initial_state(self, ir: IR, trials: int = 1, seed: int = 0, v_mV=None) -> EmulatorState:
+    def initial_state(self, ir: IR, trials: int = 1, seed: int = 0, v_mV=None, time_ms: float = 0.0) -> EmulatorState:
         plan = self._plan(ir)
         hw, eff = plan.hw, plan.eff
         arrays = _rest(trials, ir.network.n_lif)
         if v_mV is not None:
             arrays["v"] = np.asarray(hw.chip_voltage_V(self.initial_v_mV(ir, trials, v_mV)), float) - eff.v_leak[None, :]
-        return self._state(hw, eff, 0.0, seed, 0, plan.dt, arrays)
+        t_us = float(hw.chip_time_us(time_ms))
+        step = int(round(t_us / plan.dt))
+        if abs(step * plan.dt - t_us) > 1e-9 * max(1.0, t_us):
+            raise BackendError(f"a state at {time_ms} ms is not on the emulator's step grid of {plan.dt:g} µs")
+        return self._state(hw, eff, time_ms, seed, step, plan.dt, arrays)
+
+    def grow_state(self, ir: IR, state: EmulatorState, v_mV: np.ndarray) -> EmulatorState:
+        plan = self._plan(ir)
+        new = np.broadcast_to(np.asarray(v_mV, float), (state.trials, np.shape(v_mV)[-1]))
+        leak = plan.eff.v_leak[state.n_lif:state.n_lif + new.shape[1]]
+        rest = _rest(state.trials, new.shape[1])
+        rest["v"] = np.asarray(plan.hw.chip_voltage_V(new), float) - leak[None, :]
+        old = {"v": state.v_rel, "ie": state.i_exc, "ii": state.i_inh, "refr": state.refractory_until_us,
+               "pend": state.pending_us}
+        grown = {k: np.concatenate([old[k], rest[k]], axis=1) for k in old}
+        return dataclasses.replace(state, n_lif=state.n_lif + new.shape[1], v_rel=grown["v"], i_exc=grown["ie"],
+                                   i_inh=grown["ii"], refractory_until_us=grown["refr"], pending_us=grown["pend"],
+                                   v_leak=np.concatenate([state.v_leak, leak]))
 
     def _state(self, hw, eff: EffectiveNetwork, time_ms: float, seed: int, step: int, dt: float,
                arrays: dict[str, np.ndarray], late: tuple = ()) -> EmulatorState:

@@ -8,7 +8,6 @@ import click
 from neuroemu.cli import main
 from neuroemu.cli.options import parse_vary
 from neuroemu.cli.output import emit, json_option
-from neuroemu.errors import NeuroemuError
 from neuroemu.studies.knobs import KNOBS
 
 

@@ -195,12 +195,12 @@ def place(net: LogicalNetwork, hw: HardwareConfig) -> Placement:
         first[p] = max(1, need)
     try:
         return _place(net, hw, lif_pop, pop_names, fan_in, first.copy(), split=False)
-    except ResourceError:  # merging cannot make it fit: split lines, from the smallest neurons
-        try:
-            return _place(net, hw, lif_pop, pop_names, fan_in, first.copy(), split=True)
-        except ResourceError:
-            pass
-        raise
+    except ResourceError as exc:  # merging cannot make it fit: split lines, from the smallest neurons
+        unsplit = exc
+    try:
+        return _place(net, hw, lif_pop, pop_names, fan_in, first.copy(), split=True)
+    except ResourceError:
+        raise unsplit from None  # the reason merging failed says what to change
 
 
 def _place(net: LogicalNetwork, hw: HardwareConfig, lif_pop: np.ndarray, pop_names: list[str], fan_in: np.ndarray,

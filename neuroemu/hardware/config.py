@@ -124,12 +124,12 @@ class Adc:
 
     def __post_init__(self) -> None:
         _require(self.bits is None or 1 <= self.bits <= 16, "bits must be 1..16 or null")
+        _require(self.V_per_lsb > 0, "V_per_lsb must be positive")
 
     @property
     def top_V(self) -> float:
         """The potential of the highest code (inf for an ideal converter)."""
         return math.inf if self.bits is None else self.V_at_code_0 + (2**self.bits - 1) * self.V_per_lsb
-        _require(self.V_per_lsb > 0, "V_per_lsb must be positive")
 
 
 @dataclass(frozen=True)

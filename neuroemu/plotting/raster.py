@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 
 from neuroemu.backends.result import Result
 from neuroemu.plotting.figure import figure, save

@@ -11,7 +11,7 @@ from pyNN.recording import get_io
 
 from neuroemu.ir.io import save_ir as _save_ir
 from neuroemu.pynn import simulator
-from neuroemu.pynn.errors import InvalidParameterValueError
+from neuroemu.pynn.exceptions import InvalidParameterValueError
 from neuroemu.pynn.session import hardware_config
 from neuroemu.pynn.simulator import CHIP_LATENCY_MS, Settings
 

@@ -29,7 +29,6 @@ class Described:
 
     network: Network
     names: list[str]  # description population name of each PyNN population (state order)
-    first_ids: np.ndarray  # first global cell id of each PyNN population
 
 
 def population_names(state: State) -> list[str]:
@@ -79,4 +78,4 @@ def describe(state: State, injected_nA: dict[int, np.ndarray]) -> Described:
                 delay=None if not np.any(delay[sel]) else delay[sel],
                 name=label if len(pairs) == 1 else f"{label} [{names[a]}->{names[b]}]")
     net.record = Record(spikes=[n for p, n in zip(state.populations, names) if isinstance(p.celltype, IF_curr_exp)])
-    return Described(net, names, first_ids)
+    return Described(net, names)

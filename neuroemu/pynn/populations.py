@@ -18,7 +18,7 @@ from neuroemu.compiler.validate import check_population
 from neuroemu.errors import NeuroemuError
 from neuroemu.network.model import LIFPopulation
 from neuroemu.pynn import simulator
-from neuroemu.pynn.errors import InvalidParameterValueError, UnsupportedError
+from neuroemu.pynn.exceptions import InvalidParameterValueError, UnsupportedError
 from neuroemu.pynn.recording import Recorder
 from neuroemu.pynn.standardmodels import CELL_TYPES, IF_curr_exp, SpikeSourceArray, SpikeSourcePoisson
 
@@ -101,16 +101,8 @@ class _ParameterAccess:
 
     def _set_initial_value_array(self, variable, value):
         base, mask = self._base_and_mask()
-        if variable not in base._initial:
-            raise InvalidParameterValueError(f"'{variable}' is not a state variable of {base.celltype.__class__.__name__} "
-                                             f"(variables: {', '.join(base._initial) or 'none'})")
-        values = np.broadcast_to(np.asarray(value.evaluate(simplify=False) if isinstance(value, LazyArray) else value,
-                                            float), (self.size,))
-        if not np.all(np.isfinite(values)):
-            raise InvalidParameterValueError(f"population '{base.label}': initial {variable} must be finite")
-        base._initial[variable] = base._initial[variable].copy()
-        base._initial[variable][mask] = values
-        simulator.state.session.initial_values_changed(base, variable, mask)
+        values = np.asarray(value.evaluate(simplify=False) if isinstance(value, LazyArray) else value, float)
+        base._store_initial(variable, mask, np.broadcast_to(values, (self.size,)))
 
     def _get_view(self, selector, label=None):
         return PopulationView(self, selector, label)
@@ -142,6 +134,39 @@ class Population(_ParameterAccess, common.Population):
 
     def _base_and_mask(self):
         return self, slice(None)
+
+    # initial values live in ``_initial`` (one array per variable, whatever view set them);
+    # ``initial_values`` shows them as PyNN's LazyArrays
+    @property
+    def initial_values(self):
+        return {name: LazyArray(values.copy()) for name, values in self._initial.items()}
+
+    @initial_values.setter
+    def initial_values(self, value):  # PyNN's __init__ and initialize() assign it: _initial is the record
+        pass
+
+    def _get_cell_initial_value(self, id, variable):
+        if variable not in self._initial:
+            raise InvalidParameterValueError(f"'{variable}' is not a state variable of {self.celltype.__class__.__name__} "
+                                             f"(variables: {', '.join(self._initial) or 'none'})")
+        return float(self._initial[variable][self.id_to_local_index(id)])
+
+    def _set_cell_initial_value(self, id, variable, value):
+        self._store_initial(variable, np.array([self.id_to_local_index(id)]), np.array([float(value)]))
+
+    def _store_initial(self, variable: str, mask, values: np.ndarray) -> None:
+        """Initial ``variable`` of the cells ``mask`` (after a run: set now, as on PyNN's other backends)."""
+        if variable not in self._initial:
+            raise InvalidParameterValueError(f"'{variable}' is not a state variable of {self.celltype.__class__.__name__} "
+                                             f"(variables: {', '.join(self._initial) or 'none'})")
+        if not np.all(np.isfinite(values)):
+            raise InvalidParameterValueError(f"population '{self.label}': initial {variable} must be finite")
+        if variable in ("isyn_exc", "isyn_inh") and np.any(values != 0):
+            raise UnsupportedError(f"population '{self.label}': initial {variable} must be 0 on neuroemu (the emulated "
+                                   "chip starts every synaptic input at rest)")
+        self._initial[variable] = self._initial[variable].copy()
+        self._initial[variable][mask] = values
+        simulator.state.session.initial_values_changed(self, variable, mask)
 
     def _create_cells(self):
         state = simulator.state

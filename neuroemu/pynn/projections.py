@@ -13,7 +13,7 @@ from pyNN import common
 from pyNN.space import Space
 
 from neuroemu.pynn import simulator
-from neuroemu.pynn.errors import UnsupportedError
+from neuroemu.pynn.exceptions import UnsupportedError
 from neuroemu.pynn.standardmodels import IF_curr_exp, StaticSynapse
 
 _ATTRIBUTES = ("weight", "delay")

@@ -28,16 +28,26 @@ class Recorder(recording.Recorder):
             if sampling_interval <= 0 or abs(k - round(k)) > 1e-9:
                 raise ValueError(f"sampling_interval {sampling_interval} ms must be a positive multiple of the time "
                                  f"step {dt} ms")
-        self.sampling_interval = sampling_interval or dt
+            self.sampling_interval = sampling_interval  # a later record("spikes") keeps it
 
     # --- data from the session ------------------------------------------------------------
     def store_spikes(self, ids: np.ndarray, times_ms: np.ndarray) -> None:
         if len(ids):
             self._spikes.append((np.asarray(ids, np.int64), np.asarray(times_ms, float)))
 
+    def _grid(self) -> tuple[int, int]:
+        """(time step of the recording's start, time steps per sample)."""
+        dt = self._simulator.state.dt
+        start = simulator.to_step(float(self._recording_start_time.rescale("ms").magnitude), dt)
+        return start, max(1, simulator.to_step(self.sampling_interval, dt))
+
     def store_signal(self, variable: str, first_step: int, ids: np.ndarray, values: np.ndarray) -> None:
-        """``values``: (steps, len(ids)) samples at the time steps ``first_step, first_step + 1, ...``."""
-        self._signals.setdefault(variable, []).append((int(first_step), np.asarray(ids, np.int64), values))
+        """``values``: (steps, len(ids)) samples at the time steps ``first_step, first_step + 1, ...``;
+        only those on the sampling grid are kept."""
+        start, every = self._grid()
+        steps = first_step + np.arange(len(values))
+        on = (steps - start) % every == 0
+        self._signals.setdefault(variable, []).append((steps[on], np.asarray(ids, np.int64), values[on]))
 
     # --- PyNN's recorder interface --------------------------------------------------------
     def _get_spiketimes(self, ids, clear=False):
@@ -55,21 +65,21 @@ class Recorder(recording.Recorder):
     def _get_all_signals(self, variable, ids, clear=False):
         state = self._simulator.state
         ids = np.asarray([int(i) for i in ids], np.int64)
-        start = int(round(float(self._recording_start_time.rescale("ms").magnitude) / state.dt))
+        start, every = self._grid()
         n_steps = state.step - start
-        values = np.full((n_steps + 1, len(ids)), np.nan)
-        for first, chunk_ids, chunk in self._signals.get(variable.name, []):
+        values = np.full((n_steps // every + 1, len(ids)), np.nan)
+        for steps, chunk_ids, chunk in self._signals.get(variable.name, []):
             cols = np.searchsorted(chunk_ids, ids)
             cols = np.clip(cols, 0, len(chunk_ids) - 1)
             present = chunk_ids[cols] == ids
-            rows = np.arange(len(chunk)) + first - start
-            ok = (rows >= 0) & (rows < n_steps)
-            values[np.ix_(rows[ok], np.flatnonzero(present))] = chunk[np.ix_(np.flatnonzero(ok), cols[present])]
-        values[n_steps] = state.session.recorded_now(self.population, variable.name, ids)
-        every = int(round(self.sampling_interval / state.dt))
+            rel = steps - start
+            ok = (rel >= 0) & (rel < n_steps) & (rel % every == 0)
+            values[np.ix_(rel[ok] // every, np.flatnonzero(present))] = chunk[np.ix_(np.flatnonzero(ok), cols[present])]
+        if n_steps % every == 0:  # the value now, as pyNN.brian2 appends it
+            values[-1] = state.session.recorded_now(self.population, variable.name, ids)
         if clear:
             self._signals.pop(variable.name, None)
-        return values[::every], None
+        return values, None
 
     def _local_count(self, variable, filter_ids=None):
         ids = sorted(int(i) for i in self.filter_recorded(variable, filter_ids))

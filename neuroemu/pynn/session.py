@@ -21,18 +21,17 @@ from typing import Any
 
 import numpy as np
 
+from neuroemu.backends.emulator.backend import DT_PER_TAU
 from neuroemu.compiler import compile_network
-from neuroemu.errors import NeuroemuError
 from neuroemu.hardware import HardwareConfig, load_hardware
 from neuroemu.pynn.description import Described, describe
-from neuroemu.pynn.errors import InvalidParameterValueError, UnsupportedError, pynn_errors
+from neuroemu.pynn.exceptions import InvalidParameterValueError, pynn_errors
+from neuroemu.pynn.simulator import to_step
 from neuroemu.pynn.standardmodels import IF_curr_exp, SpikeSourceArray, SpikeSourcePoisson
 from neuroemu.spikes import SpikeTrains
 
 logger = logging.getLogger("neuroemu.pynn")
 
-#: emulator integration step at most this fraction of the shortest time constant (as the emulator's own default)
-_DT_PER_TAU = 0.15
 #: length (ms) of one independently seeded block of Poisson spikes
 _POISSON_BLOCK_MS = 1000.0
 #: compiled networks kept (a current source switching back and forth needs no recompilation)
@@ -55,6 +54,19 @@ class Session:
         """Back to t = 0: the next run starts from the initial values."""
         self.run_state = None
         self._pending_v = False
+        for pop in self.state.populations:
+            if hasattr(pop, "_v_changed"):
+                pop._v_changed[:] = False
+
+    @property
+    def seed(self) -> int:
+        """The seed of this segment's random draws (chip noise, Poisson trains): ``setup(seed=)``
+        for the first segment, after each ``reset()`` one derived from it and the segment number
+        (a new trial, as PyNN's other backends draw anew after a reset)."""
+        seed, segment = self.state.settings.seed, self.state.segment_counter
+        if segment <= 0:
+            return seed
+        return int(np.random.SeedSequence([seed, segment]).generate_state(1)[0] & 0x7FFFFFFF)
 
     # --- setup ----------------------------------------------------------------------------
     @property
@@ -83,7 +95,6 @@ class Session:
         """Population index -> per-neuron current (nA) of the current sources at time step ``step``."""
         out: dict[int, np.ndarray] = {}
         t = step * self.state.dt
-        index = {id(p): i for i, p in enumerate(self.state.populations)}
         first = np.array([int(p.first_id) for p in self.state.populations], np.int64)
         for source in self.state.current_sources:
             amp = source.amplitude_at(t)
@@ -92,8 +103,7 @@ class Session:
             ids = np.asarray(source.cells, np.int64)
             pop = np.searchsorted(first, ids, side="right") - 1
             for k in np.unique(pop):
-                p = self.state.populations[k]
-                arr = out.setdefault(index[id(p)], np.zeros(p.size))
+                arr = out.setdefault(int(k), np.zeros(self.state.populations[k].size))
                 np.add.at(arr, ids[pop == k] - first[k], amp)
         return out
 
@@ -104,7 +114,7 @@ class Session:
         for source in self.state.current_sources:
             if source.cells:
                 for t in source.change_times():
-                    k = int(round(t / dt))
+                    k = to_step(t, dt)
                     if step_from < k < step_to:
                         steps.add(k)
         return sorted(steps)
@@ -164,27 +174,34 @@ class Session:
             self._record_sources(step_from, step_to)  # nothing to simulate: only spike sources
             return
         bounds = [step_from, *self.change_steps(step_from, step_to), step_to]
-        for a, b in zip(bounds[:-1], bounds[1:]):
-            self._run_piece(a, b)
+        pieces = [(a, b, self.compiled(a)) for a, b in zip(bounds[:-1], bounds[1:])]  # refusals before any run
+        for a, b, compiled in pieces:
+            self._run_piece(a, b, *compiled)
+            state.step = b  # what is recorded so far: a later piece's failure keeps it
 
-    def _run_piece(self, a: int, b: int) -> None:
+    def _run_piece(self, a: int, b: int, described: Described, ir) -> None:
         state, dt = self.state, self.state.dt
-        described, ir = self.compiled(a)
         self.last = (described, ir)
         backend = self.backend()
         hw = ir.hardware()
         if state.settings.backend == "emulator":
             backend.dt_us = _emulator_dt_us(ir, hw, dt)
         with pynn_errors():
-            if self.run_state is None:
-                self.run_state = backend.initial_state(ir, 1, state.settings.seed, v_mV=self._initial_v(described, ir))
-            elif self._pending_v:
-                self.run_state = backend.set_membrane(ir, self.run_state, self._initial_v(described, ir, only_new=True))
+            if self.run_state is None:  # the first run of this segment (at t > 0 if only spike sources ran so far)
+                self.run_state = backend.initial_state(ir, 1, self.seed, v_mV=self._initial_v(described, ir),
+                                                       time_ms=a * dt)
+            else:
+                if self.run_state.n_lif < ir.network.n_lif:  # populations created since the last run
+                    v = self._initial_v(described, ir)[:, self.run_state.n_lif:]
+                    self.run_state = backend.grow_state(ir, self.run_state, v)
+                if self._pending_v:
+                    v = self._initial_v(described, ir, only_new=True)
+                    self.run_state = backend.set_membrane(ir, self.run_state, v)
             self._pending_v = False
             record_v = self._record_v_nodes(described)
             inputs = self._inputs(described, ir, a, b)
-            result = backend.run(ir, inputs, duration=(b - a) * dt, trials=1, seed=state.settings.seed,
-                                 record_v=record_v, state=self.run_state)
+            result = backend.run(ir, inputs, duration=(b - a) * dt, trials=1, seed=self.seed, record_v=record_v,
+                                 state=self.run_state)
         self.run_state = result.state
         self._deliver(described, ir, result, a, b, inputs)
 
@@ -195,10 +212,6 @@ class Session:
         for pop in self.state.populations:
             if not isinstance(pop.celltype, IF_curr_exp):
                 continue
-            for var in ("isyn_exc", "isyn_inh"):
-                if np.any(pop._initial[var] != 0):
-                    raise UnsupportedError(f"population '{pop.label}': initial {var} must be 0 on neuroemu (the "
-                                           "emulated chip starts every synaptic input at rest)")
             v = pop._initial["v"].copy()
             if only_new:
                 v = np.where(pop._v_changed, v, np.nan)
@@ -244,7 +257,7 @@ class Session:
             t = np.concatenate(times) if times else np.zeros(0)
             n = np.concatenate(neuron) if neuron else np.zeros(0, np.int32)
             return SpikeTrains(t, n, np.zeros(len(t), np.int32), pop.size, 1)
-        return poisson_spikes(self.state.settings.seed, index, pop._parameters, pop.size, t_from, t_to)
+        return poisson_spikes(self.seed, index, pop._parameters, pop.size, t_from, t_to)
 
     def _deliver(self, described: Described, ir, result, a: int, b: int, inputs: dict[str, SpikeTrains]) -> None:
         """Hand the run's spikes and membrane samples to the recorders."""
@@ -323,9 +336,10 @@ def hardware_config(name: str) -> HardwareConfig:
 
 def _emulator_dt_us(ir, hw: HardwareConfig, timestep_ms: float) -> float:
     """The emulator's integration step (µs): the time step (chip µs) divided into the fewest
-    equal parts that are no longer than the config's step and 0.15 of the shortest time constant."""
+    equal parts that are no longer than the config's step and the emulator's fraction of the
+    shortest time constant (its own default rule, on the targets)."""
     t = ir.targets
-    dt_max = min(hw.timing.dt_us, _DT_PER_TAU * float(min(t.tau_mem.min(), t.tau_syn_exc.min(), t.tau_syn_inh.min())))
+    dt_max = min(hw.timing.dt_us, DT_PER_TAU * float(min(t.tau_mem.min(), t.tau_syn_exc.min(), t.tau_syn_inh.min())))
     step_us = float(hw.chip_time_us(timestep_ms))
     return step_us / max(1, math.ceil(step_us / dt_max - 1e-9))
 

@@ -8,10 +8,10 @@ samples lie on that grid, which the emulator's integration step divides.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from pyNN import common
 
 name = "neuroemu"
@@ -27,6 +27,11 @@ class ID(int, common.IDMixin):
     def __init__(self, n):
         int.__init__(n)
         common.IDMixin.__init__(self)
+
+
+def to_step(t_ms: float, dt: float) -> int:
+    """The step of length ``dt`` nearest to ``t_ms`` (ms); halves round up (not to even)."""
+    return int(math.floor(float(t_ms) / dt + 0.5))
 
 
 @dataclass
@@ -106,7 +111,7 @@ class State(common.control.BaseState):
 
     def run_until(self, tstop: float) -> None:
         """Advance to ``tstop`` (ms), rounded to the time-step grid."""
-        target = int(round(tstop / self.dt))
+        target = to_step(tstop, self.dt)
         if target > self.step:
             self.session.advance(self.step, target)
             self.step = target
@@ -128,7 +133,3 @@ class State(common.control.BaseState):
 
 state = State()
 
-
-def round_to_step(t_ms: np.ndarray | float) -> np.ndarray:
-    """Times (ms) on the time-step grid."""
-    return np.rint(np.asarray(t_ms, float) / state.dt) * state.dt

@@ -6,7 +6,7 @@ onto the network description's, units are the same: ms, mV, nF, nA), ``SpikeSour
 ``StepCurrentSource``, realised exactly as a piecewise-constant bias current (``i_offset``; on
 the chip a shift of the leak potential, see :mod:`neuroemu.network.model`), switched at the
 simulation's time steps. Everything else PyNN defines raises
-:class:`~neuroemu.pynn.errors.UnsupportedError` naming what to use instead, and is not listed
+:class:`~neuroemu.pynn.exceptions.UnsupportedError` naming what to use instead, and is not listed
 by ``list_standard_models()``.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pyNN.standardmodels import build_translations, cells, electrodes, synapses
 from pyNN.standardmodels.base import StandardCurrentSource
 
 from neuroemu.pynn import simulator
-from neuroemu.pynn.errors import UnsupportedError
+from neuroemu.pynn.exceptions import UnsupportedError
 
 
 class IF_curr_exp(cells.IF_curr_exp):
@@ -83,9 +83,15 @@ class _StepwiseSource(StandardCurrentSource):
 
     def set_native_parameters(self, parameters: ParameterSpace) -> None:
         parameters.evaluate(simplify=True)
+        old = dict(self._native)
         for name, value in parameters.items():
             self._native[name] = value.value if isinstance(value, Sequence) else value
-        self._check()
+        try:
+            self._check()
+        except Exception:
+            self._native.clear()
+            self._native.update(old)  # a refused value leaves the source as it was
+            raise
         simulator.state.changed()
 
     def get_native_parameters(self) -> ParameterSpace:
@@ -115,9 +121,10 @@ class _StepwiseSource(StandardCurrentSource):
 
 
 def _on_grid(t: np.ndarray) -> np.ndarray:
-    """Times rounded to the simulation's time steps (where the current changes, as in pyNN.brian2)."""
+    """Times rounded to the simulation's time steps (where the current changes, as in pyNN.brian2;
+    halves round up, as :func:`~neuroemu.pynn.simulator.to_step`)."""
     dt = simulator.state.dt
-    return np.rint(np.asarray(t, float) / dt) * dt
+    return np.floor(np.asarray(t, float) / dt + 0.5) * dt
 
 
 class DCSource(_StepwiseSource, electrodes.DCSource):

@@ -7,8 +7,8 @@ into this repository. Every scenario written for PyNN's simulator backends
 defaults to the ``ideal`` config (the scenarios compare with exact expectations; ``bss2`` adds
 mismatch and noise by design), once on the emulator and once on the brian2 backend (mode
 ideal). A scenario either passes, or is refused by neuroemu (a cell type, synapse type,
-current source or delay the chip does not have, a parameter outside the chip's range:
-:class:`~neuroemu.pynn.errors.UnsupportedError` with a message naming the alternative), or
+current source or delay the chip does not have, a parameter outside the chip's range: a
+:class:`~neuroemu.pynn.exceptions.Refusal` whose message names the limit or the alternative), or
 fails. The table of outcomes is printed; no scenario may fail.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ import pyNN
 import pytest
 
 import neuroemu.pynn
-from neuroemu.pynn.errors import UnsupportedError
+from neuroemu.pynn.exceptions import Refusal
 
 #: scenarios that must pass (a regression guard; the run may pass more)
 MUST_PASS = {
@@ -94,7 +94,7 @@ def test_pynn_system_scenarios(scenarios, backend, capsys):
                 with contextlib.redirect_stdout(io.StringIO()):
                     fn(sim=sim)
                 outcomes[key] = "passed"
-            except UnsupportedError as exc:
+            except Refusal as exc:
                 outcomes[key] = f"refused: {str(exc).splitlines()[0][:110]}"
             except pytest.skip.Exception as exc:
                 outcomes[key] = f"skipped by PyNN: {exc}"
