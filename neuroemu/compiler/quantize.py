@@ -60,11 +60,13 @@ def quantize(
         need = wmax / n_levels
         if need > smax.min() * (1 + 1e-12):
             proj = net.projections[int(syn.projection[members][np.argmax(np.abs(syn.weight[members]))])]
-            raise RangeError(
+            err = RangeError(
                 f"projection '{proj.name}': weight {wmax:.4g} nA ({RECEPTORS[rec]}) into '{lif_pops[p].name}' needs "
                 f"{need:.4g} nA per weight code; {hw.name}'s synaptic input gain reaches at most {smax.min():.4g} nA per "
                 f"code there (largest weight {smax.min() * n_levels:.4g} nA)"
             )
+            err.excess = need / float(smax.min())  # how many times too large (for hints, e.g. NIR's time_scale)
+            raise err
         scales[g] = max(need, float(smin.max()))
     raw = np.abs(syn.weight) / np.where(scales[group] > 0, scales[group], 1.0)
     if hw.synapses.weight_bits is not None:

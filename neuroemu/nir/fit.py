@@ -1,0 +1,105 @@
+"""Does an imported NIR network fit a chip's parameter ranges, and which ``time_scale`` would?
+
+The time constants taken from the file scale with ``time_scale`` (the others stand in for what
+NIR leaves out and sit at the hardware's extremes already). A neuron parameter outside the
+chip's range is an error naming the node, the parameter, its value in the file and in
+biological time, the range, and the interval of ``time_scale`` over which every time
+constant of the graph fits (or that none does).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from neuroemu.compiler import compile_network
+from neuroemu.errors import RangeError, ResourceError
+from neuroemu.hardware import HardwareConfig, load_hardware
+from neuroemu.ir.model import IR
+from neuroemu.network import Network
+from neuroemu.nir.graph import NirError
+from neuroemu.nir.report import ImportReport
+
+_TIME = {"tau_mem": "tau_mem", "tau_syn_exc": "tau_syn_exc", "tau_syn_inh": "tau_syn_inh"}
+_VOLT = {"v_rest": "v_leak", "v_thresh": "v_thresh", "v_reset": "v_reset"}
+
+
+def time_scale_range(net: Network, report: ImportReport, hw: HardwareConfig) -> tuple[float, float]:
+    """The factors f by which the import's time_scale may be multiplied so that every time
+    constant taken from the file lies in the chip's range: (f_low, f_high); f_low > f_high
+    when no single factor fits them all."""
+    lo_f, hi_f = 0.0, np.inf
+    for pop_name, names in report.time_constants_from_file.items():
+        pop = net.population(pop_name)
+        for name in names:
+            bio = pop.param(name)
+            lo, hi = (float(hw.bio_time_ms(x)) for x in hw.parameters[_TIME[name]].range)
+            lo_f = max(lo_f, float(np.max(lo / bio)))
+            hi_f = min(hi_f, float(np.min(hi / bio)))
+    return lo_f, hi_f
+
+
+def check_fit(net: Network, report: ImportReport, hw: HardwareConfig) -> None:
+    """Raise :class:`~neuroemu.nir.NirError` for the first neuron parameter outside ``hw``'s ranges."""
+    ts = report.convention.time_scale
+    lo_f, hi_f = time_scale_range(net, report, hw)
+    if lo_f <= hi_f:
+        fits = f"time_scale from {ts * lo_f:.4g} to {ts * hi_f:.4g} fits every time constant of the graph"
+    else:
+        fits = "no single time_scale fits every time constant of the graph (their spread exceeds the chip's)"
+    for pop_name, names in report.time_constants_from_file.items():
+        pop = net.population(pop_name)
+        for name in names:
+            bio = pop.param(name)
+            lo, hi = (float(hw.bio_time_ms(x)) for x in hw.parameters[_TIME[name]].range)
+            bad = np.flatnonzero((bio < lo * (1 - 1e-9)) | (bio > hi * (1 + 1e-9)))
+            if bad.size:
+                i = int(bad[0])
+                nir_name = {"tau_syn_exc": "tau_syn", "tau_syn_inh": "tau_syn"}.get(name, name)
+                raise NirError(
+                    f"NIR node '{pop_name}' neuron {i}: {nir_name} is {bio[i]:.4g} ms biological at time_scale {ts:g} "
+                    f"({bio[i] / (1000 * ts):.4g} s of NIR time), outside {hw.name}'s range {lo:.4g}-{hi:.4g} ms: {fits}")
+    for pop in net.populations:
+        if pop.kind != "lif":
+            continue
+        for name, chip in _VOLT.items():
+            values = pop.param(name) if name != "v_rest" else pop.param("v_rest") + (
+                pop.param("i_offset") * pop.param("tau_mem") / pop.param("cm"))
+            lo, hi = (float(hw.bio_voltage_mV(x)) for x in hw.parameters[chip].range)
+            bad = np.flatnonzero((values < lo - 1e-9) | (values > hi + 1e-9))
+            if bad.size:
+                i = int(bad[0])
+                what = {"v_rest": "the leak potential (v_leak, with any Affine bias)", "v_thresh": "v_threshold",
+                        "v_reset": "v_reset"}[name]
+                c = report.convention
+                raise NirError(
+                    f"NIR node '{pop.name}' neuron {i}: {what} maps to {values[i]:.4g} mV (V = {c.v_offset:g} mV + "
+                    f"{c.v_scale:g} mV x v), outside {hw.name}'s range {lo:.4g} to {hi:.4g} mV: choose v_scale / "
+                    "v_offset so that the graph's potentials fall inside")
+
+
+def compile_nir(path_or_graph, hardware: HardwareConfig | str = "bss2", time_scale: float = 1.0,
+                dt: float | None = None, calibration=None, **options) -> tuple[IR, ImportReport]:
+    """Import a NIR graph, check it fits ``hardware`` (see :func:`check_fit`) and compile it."""
+    from neuroemu.nir.importer import import_nir
+
+    hw = hardware if isinstance(hardware, HardwareConfig) else load_hardware(hardware)
+    net, report = import_nir(path_or_graph, time_scale, dt, hardware=hw, **options)
+    check_fit(net, report, hw)
+    source = str(path_or_graph) if not hasattr(path_or_graph, "nodes") else "NIRGraph"
+    try:
+        return compile_network(net, hw, source=f"nir: {source}", calibration=calibration), report
+    except ResourceError as exc:
+        need = report.neurons
+        have = hw.neurons.circuits
+        factor = f" The graph's {need} neurons are {need / have:.3g} times the chip's {have} circuits." if need > have else ""
+        raise NirError(f"{exc}.{factor}") from None
+    except RangeError as exc:
+        excess = getattr(exc, "excess", None)
+        if excess is None:
+            raise
+        c = report.convention
+        lo_f, hi_f = time_scale_range(net, report, hw)
+        longest = (f"; the time constants fit up to time_scale {c.time_scale * hi_f:.4g}" if np.isfinite(hi_f) else "")
+        raise NirError(
+            f"{exc}. Every synaptic current of an imported graph scales with v_scale / time_scale: v_scale "
+            f"{c.v_scale / excess:.4g} mV or less (now {c.v_scale:.4g}), or time_scale {c.time_scale * excess:.4g} or "
+            f"more (now {c.time_scale:g}){longest}") from None
