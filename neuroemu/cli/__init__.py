@@ -47,3 +47,4 @@ from neuroemu.cli import train as _train  # noqa: E402,F401
 from neuroemu.cli import evaluate as _evaluate  # noqa: E402,F401
 from neuroemu.cli import demo as _demo  # noqa: E402,F401
 from neuroemu.cli import compare as _compare  # noqa: E402,F401
+from neuroemu.cli import nir_commands as _nir_commands  # noqa: E402,F401

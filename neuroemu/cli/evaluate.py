@@ -7,6 +7,7 @@ import click
 import numpy as np
 
 from neuroemu.cli import main
+from neuroemu.cli.nir_commands import nir_kwargs, nir_options
 from neuroemu.cli.output import emit, json_option
 from neuroemu.errors import NeuroemuError
 
@@ -44,6 +45,54 @@ def _register_inspect() -> None:
 _register_inspect()
 
 
+def _network_render(rep: dict[str, Any]) -> str:
+    where = f"{rep['backend']} ({rep['hardware']}, chip {rep['chip']})"
+    lines = [f"{rep['network']}: {rep['samples']} samples of {rep['data']} on {where}, readout {rep['readout']} of "
+             f"'{rep['output']}'",
+             f"  accuracy {100 * rep['accuracy']:.2f} %   no answer: {rep['no_answer']}   ({rep['seconds']:.2f} s)"]
+    if rep.get("plot"):
+        lines.append(f"wrote {rep['plot']}")
+    return "\n".join(lines)
+
+
+def _evaluate_network(target, data_path, backend, chip, hardware, calibration, mode, samples, seed, plot, readout,
+                      output, duration, nir_kw, as_json) -> None:
+    """``evaluate NET --data DATA.h5``: a network classifier (NIR graph, description or IR)."""
+    import time
+
+    from neuroemu.nir.data import read_labeled_inputs
+    from neuroemu.studies.classify import evaluate_network, load_classifier
+
+    if backend == "software":
+        raise NeuroemuError("--backend software evaluates TTFS models (their closed form); a network runs on emulator "
+                            "or brian2")
+    cal = None
+    if calibration:
+        from neuroemu.calibration import load_calibration
+
+        cal = load_calibration(calibration)
+    data = read_labeled_inputs(data_path, float(nir_kw.get("time_scale", 1.0)))
+    if samples is not None:
+        data = data.head(samples)
+    clf, report = load_classifier(target, hardware, nir_kw, output, readout, calibration=cal)
+    from neuroemu.cli.run import make_backend
+
+    start = time.perf_counter()
+    ev = evaluate_network(clf, make_backend(backend, chip, mode), data, duration, seed=seed)
+    seconds = time.perf_counter() - start
+    if plot:
+        from neuroemu.plotting.learning import plot_confusion
+
+        names = [str(k) for k in range(clf.n_classes)]
+        plot_confusion(ev["confusion"][:, :clf.n_classes], names, plot,
+                       title=f"{target}: {100 * ev['accuracy']:.1f} % ({backend}, chip {chip})")
+    rep = {"network": target, "data": data_path, "samples": len(data), "backend": backend, "hardware": hardware,
+           "chip": chip, "calibration": calibration, "seed": seed, "readout": clf.readout, "output": clf.output,
+           "accuracy": ev["accuracy"], "no_answer": ev["no_answer"], "confusion": ev["confusion"],
+           "seconds": seconds, "plot": plot, "nir_import": report.to_dict() if report is not None else None}
+    emit(rep, as_json, _network_render)
+
+
 @main.command("evaluate")
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
 @click.option("--backend", "-b", default="emulator", show_default=True, help="emulator, brian2, or software (closed form).")
@@ -60,12 +109,40 @@ _register_inspect()
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Noise seed of the runs.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Confusion matrix plot (.png/.pdf).")
 @click.option("--raster", type=click.Path(dir_okay=False), default=None, help="Spike rasters of example samples.")
+@click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
+              help="Labelled inputs (DATA.h5: NIR event data or a neuroemu spikes file, with 'labels') for a network "
+                   "MODEL: a NIR graph, a network description (YAML) or a compiled IR.")
+@click.option("--readout", type=click.Choice(["count", "first-spike", "max-v"]), default=None,
+              help="With --data: class = most spikes, earliest spike, or highest membrane (CubaLI/LI readout layer) "
+                   "[default: max-v for a readout layer, else count].")
+@click.option("--output-layer", default=None, help="With --data: the population that reads out the class "
+                                                   "[default: the one feeding the NIR Output, else the last].")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="With --data: run length per sample, biological ms [default: the data's t_max].")
+@nir_options
 @json_option
 def evaluate_cmd(model_path, backend, chip, hardware, calibration, calibrate_chip, mode, split, samples, seed, plot,
-                 raster, as_json) -> None:
-    """Accuracy of the trained model MODEL (from `neuroemu train`) on a backend."""
+                 raster, data_path, readout, output_layer, duration, time_scale, dt, v_scale, v_offset,
+                 as_json) -> None:
+    """Accuracy of the trained model MODEL (from `neuroemu train`) on a backend; with --data, of a
+    network classifier MODEL (a NIR graph, network description or IR) on labelled inputs."""
     import dataclasses
     import time
+
+    nir_kw = nir_kwargs(model_path, time_scale, dt, v_scale, v_offset)
+    network_only = {"--readout": readout, "--output-layer": output_layer, "--duration": duration}
+    if data_path is None:
+        given = [k for k, v in network_only.items() if v is not None]
+        if given or nir_kw:
+            raise NeuroemuError(f"{', '.join(given) or 'the NIR options'} need --data (a network classifier)")
+    else:
+        if calibrate_chip:
+            raise NeuroemuError("--calibrate applies to TTFS models; give a calibration file with --calibration")
+        if raster or split != "test":
+            raise NeuroemuError("--raster and --split apply to TTFS models, not to --data")
+        _evaluate_network(model_path, data_path, backend, chip, hardware, calibration, mode, samples, seed, plot,
+                          readout, output_layer, duration, nir_kw, as_json)
+        return
 
     from neuroemu.learning.model import load_model
     from neuroemu.learning.training import evaluate

@@ -6,8 +6,10 @@ from typing import Any
 import click
 
 from neuroemu.cli import main
+from neuroemu.cli.nir_commands import nir_kwargs, nir_options
 from neuroemu.cli.options import parse_vary
 from neuroemu.cli.output import emit, json_option
+from neuroemu.errors import NeuroemuError
 from neuroemu.studies.knobs import KNOBS
 
 
@@ -24,7 +26,7 @@ def _render(rep: dict[str, Any]) -> str:
     lines = [f"robustness study of {rep['model']} on {rep['backend']} ({rep['hardware']}, base {rep['base']}), "
              f"{rep['samples']} test samples per chip"]
     if rep.get("software_accuracy") is not None:
-        lines.append(f"software accuracy: {100 * rep['software_accuracy']:.2f} %")
+        lines.append(f"{rep.get('reference', 'software')} accuracy: {100 * rep['software_accuracy']:.2f} %")
     widths = [max(len(h), 8) for h in head]
     lines.append("  ".join(h.rjust(w) for h, w in zip(head, widths)))
     for row in rep["table"]:
@@ -37,7 +39,8 @@ def _render(rep: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@main.command("robustness", help="Accuracy of a trained MODEL (HDF5, from `neuroemu train`) over a grid of "
+@main.command("robustness", help="Accuracy of a trained MODEL (HDF5, from `neuroemu train`), or with --data of a "
+              "network classifier MODEL (a NIR graph or network description), over a grid of "
               "imperfection knobs x chip instances, on the sweep engine (Dask), resumable.\n\n"
               "\b\nKnobs: " + _knob_help())
 @click.argument("model", type=click.Path(dir_okay=False))
@@ -63,9 +66,18 @@ def _render(rep: dict[str, Any]) -> str:
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="LocalCluster workers (default: cores).")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Accuracy vs knob plot (.png/.pdf).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
+              help="Labelled inputs (DATA.h5) for a network MODEL: a NIR graph or a network description (YAML).")
+@click.option("--readout", type=click.Choice(["count", "first-spike", "max-v"]), default=None,
+              help="With --data: how the output layer gives the class (see `neuroemu evaluate --help`).")
+@click.option("--output-layer", default=None, help="With --data: the population that reads out the class.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="With --data: run length per sample, biological ms [default: the data's t_max].")
+@nir_options
 @json_option
 def robustness_cmd(model, backend, vary, chips, first_chip, base, hardware, recalibrate, retrain, retrain_epochs,
-                   samples, seed, output, resume, scheduler, workers, plot, no_progress, as_json) -> None:
+                   samples, seed, output, resume, scheduler, workers, plot, no_progress, data_path, readout,
+                   output_layer, duration, time_scale, dt, v_scale, v_offset, as_json) -> None:
     from neuroemu.studies.robustness import build_spec, software_accuracy
     from neuroemu.sweeps import aggregate, run_sweep
 
@@ -74,21 +86,40 @@ def robustness_cmd(model, backend, vary, chips, first_chip, base, hardware, reca
 
         check_path(plot)  # before the study, not after it
     axes = parse_vary(vary, example="mismatch=0,0.5,1")
-    spec = build_spec(model, axes, list(range(first_chip, first_chip + chips)), backend=backend, base=base,
-                      hardware=hardware, recalibrate=recalibrate, retrain_epochs=retrain_epochs if retrain else 0,
-                      samples=samples, seed=seed)
-    soft = spec.settings["software_accuracy"] = software_accuracy(model, samples)
+    chip_list = list(range(first_chip, first_chip + chips))
+    nir_kw = nir_kwargs(model, time_scale, dt, v_scale, v_offset)
+    reference = "software"
+    if data_path is not None:
+        if recalibrate or retrain:
+            raise NeuroemuError("--recalibrate and --retrain-in-the-loop apply to TTFS models, not to --data")
+        from neuroemu.studies.classify import build_spec as network_spec, ideal_accuracy
+
+        spec = network_spec(model, data_path, axes, chip_list, backend=backend, base=base, hardware=hardware,
+                            nir_options=nir_kw, output=output_layer, readout=readout, samples=samples,
+                            duration_ms=duration, seed=seed)
+        soft = spec.settings["software_accuracy"] = ideal_accuracy(spec.settings)
+        reference = "ideal chip"
+    else:
+        given = [k for k, v in (("--readout", readout), ("--output-layer", output_layer), ("--duration", duration))
+                 if v is not None]
+        if given or nir_kw:
+            raise NeuroemuError(f"{', '.join(given) or 'the NIR options'} need --data (a network classifier)")
+        spec = build_spec(model, axes, chip_list, backend=backend, base=base,
+                          hardware=hardware, recalibrate=recalibrate, retrain_epochs=retrain_epochs if retrain else 0,
+                          samples=samples, seed=seed)
+        soft = spec.settings["software_accuracy"] = software_accuracy(model, samples)
     records = run_sweep(spec, output, scheduler=scheduler, workers=workers, resume=resume, progress=not no_progress)
     rows = aggregate(spec, records, fields=["accuracy"])
     for p, row in enumerate(rows):
         row["accuracy_per_chip"] = [records[(p, c)]["accuracy"] for c in spec.chips if (p, c) in records]
     rep = {"model": model, "backend": backend, "hardware": hardware, "base": base, "samples": samples,
+           "reference": reference,
            "chips": spec.chips, "axes": [a for a, _ in axes], "software_accuracy": soft, "table": rows,
            "output": output}
     if plot:
         from neuroemu.plotting.robustness import plot_study
 
-        plot_study(rows, rep["axes"], plot, software_accuracy=soft,
+        plot_study(rows, rep["axes"], plot, software_accuracy=soft, reference_label=reference,
                    title=f"{model} on {backend} ({hardware}, {len(spec.chips)} chips)")
         rep["plot"] = plot
     emit(rep, as_json, _render)

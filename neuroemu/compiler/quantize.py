@@ -66,6 +66,7 @@ def quantize(
                 f"code there (largest weight {smax.min() * n_levels:.4g} nA)"
             )
             err.excess = need / float(smax.min())  # how many times too large (for hints, e.g. NIR's time_scale)
+            err.population = lif_pops[p].name
             raise err
         scales[g] = max(need, float(smin.max()))
     raw = np.abs(syn.weight) / np.where(scales[group] > 0, scales[group], 1.0)

@@ -97,9 +97,14 @@ def compile_nir(path_or_graph, hardware: HardwareConfig | str = "bss2", time_sca
         if excess is None:
             raise
         c = report.convention
-        lo_f, hi_f = time_scale_range(net, report, hw)
-        longest = (f"; the time constants fit up to time_scale {c.time_scale * hi_f:.4g}" if np.isfinite(hi_f) else "")
-        raise NirError(
-            f"{exc}. Every synaptic current of an imported graph scales with v_scale / time_scale: v_scale "
-            f"{c.v_scale / excess:.4g} mV or less (now {c.v_scale:.4g}), or time_scale {c.time_scale * excess:.4g} or "
-            f"more (now {c.time_scale:g}){longest}") from None
+        filtered = "tau_syn_exc" in report.time_constants_from_file.get(getattr(exc, "population", ""), [])
+        if filtered:  # its synaptic filter comes from the file: slower time, smaller currents
+            lo_f, hi_f = time_scale_range(net, report, hw)
+            longest = f"; the time constants fit up to time_scale {c.time_scale * hi_f:.4g}" if np.isfinite(hi_f) else ""
+            hint = (f"Every synaptic current of an imported graph scales with v_scale / time_scale: v_scale "
+                    f"{c.v_scale / excess:.4g} mV or less (now {c.v_scale:.4g}), or time_scale "
+                    f"{c.time_scale * excess:.4g} or more (now {c.time_scale:g}){longest}")
+        else:  # NIR gives no synaptic filter there: the chip's shortest carries the charge whatever the time scale
+            hint = (f"The currents into this node (no synaptic filter in NIR: the chip's shortest carries each input's "
+                    f"charge) scale with v_scale: v_scale {c.v_scale / excess:.4g} mV or less (now {c.v_scale:.4g})")
+        raise NirError(f"{exc}. {hint}") from None

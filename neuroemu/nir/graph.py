@@ -42,9 +42,15 @@ def read_graph(path: str | Path):
     path = Path(path)
     if not path.is_file():
         raise NirError(f"NIR file {path} does not exist")
+    errors = (OSError, KeyError, ValueError, TypeError, AttributeError, AssertionError)
     try:
         return nir.read(str(path))
-    except (OSError, KeyError, ValueError, TypeError, AttributeError, AssertionError) as exc:
+    except ValueError:  # nir's type inference refused it: read as written, the importer names the node
+        try:
+            return nir.read(str(path), type_check=False)
+        except errors as exc:
+            raise NirError(f"{path} is not a readable NIR graph ({type(exc).__name__}: {exc})") from None
+    except errors as exc:
         raise NirError(f"{path} is not a readable NIR graph ({type(exc).__name__}: {exc})") from None
 
 

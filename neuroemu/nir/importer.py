@@ -272,7 +272,7 @@ class _Importer:
                 pop.params["i_offset"] = np.asarray(pop.params.get("i_offset", 0.0), float) + pops[name]["bias_nA"] * inp.bias
         # what is recorded: spikes of every spiking layer, the membrane of every readout
         readouts = [n for n in neurons if self.kinds[n] not in SPIKING]
-        net.record.spikes = [n for n in neurons if self.kinds[n] in SPIKING] or None
+        net.record.spikes = [n for n in neurons if self.kinds[n] in SPIKING]
         net.record.v = {n: list(range(net.population(n).size)) for n in readouts}
         if "record" in meta:
             self.apply_record(net, meta["record"])
@@ -285,6 +285,7 @@ class _Importer:
                         self.report.notes.append(f"Output '{name}' is fed by {self.kinds[p]} node '{p}', a linear map of "
                                                  "spikes; record the layers before it")
                 self.report.nodes.append(NodeReport(name, "Output", 0, "outputs: " + ", ".join(feeding)))
+                self.report.outputs += [self.origin(p) for p in feeding if self.origin(p) in pops]
             elif role in ("linear", "delay", "pass"):
                 sig = self.signals.get(name)
                 self.report.nodes.append(NodeReport(name, self.kinds[name], sig.size if sig else 0,
@@ -330,9 +331,10 @@ class _Importer:
         return out
 
     def choose_voltage(self, neurons: list[str], inputs: dict[str, _Signal | None]) -> None:
-        """``v_scale='auto'``: the largest scale up to 15 mV per NIR unit at which every potential
-        of the graph fits the hardware's ranges (leak and reset in the leak range, thresholds in the
-        threshold range), and the offset nearest to -65 mV that places them inside."""
+        """``v_scale='auto'``: the scale that puts the largest threshold-to-leak distance at 15 mV (the
+        chip's nominal operating point), or the largest smaller one at which every potential of the
+        graph fits the hardware's ranges (leak and reset in the leak range, thresholds in the
+        threshold range); the offset nearest to -65 mV that places them inside."""
         hw = self.hw
         leak_lo, leak_hi = (float(hw.bio_voltage_mV(x)) for x in hw.parameters["v_leak"].range)
         thr_lo, thr_hi = (float(hw.bio_voltage_mV(x)) for x in hw.parameters["v_thresh"].range)
@@ -345,24 +347,41 @@ class _Importer:
                 groups["thresh"].append(pot["thresh"])
         ranges = {"leak": (leak_lo, leak_hi), "thresh": (thr_lo, thr_hi)}
         ext = {k: (float(np.min(np.concatenate(v))), float(np.max(np.concatenate(v)))) for k, v in groups.items() if v}
-        s_max = 15.0
+        spans = [float(np.max(self.potentials(n, None)["thresh"] - self.potentials(n, None)["leak"]))
+                 for n in neurons if self.kinds[n] in SPIKING]
+        span = max(spans) if spans else 0.0
+        s_cap = 15.0 / span if span > 0 else 15.0  # the largest threshold-to-leak distance at 15 mV
+        s_max = s_cap
         for a, (a_min, _) in ext.items():  # o + s x >= lo_a for x = a_min; o + s x <= hi_b for x = b_max
             for b, (_, b_max) in ext.items():
-                span = b_max - a_min
-                if span > 0:
-                    s_max = min(s_max, (ranges[b][1] - ranges[a][0]) / span)
-        s = 0.98 * s_max if s_max < 15.0 else 15.0  # a margin inside the ranges
+                extent = b_max - a_min
+                if extent > 0:
+                    s_max = min(s_max, (ranges[b][1] - ranges[a][0]) / extent)
+        s = 0.98 * s_max if s_max < s_cap else s_cap  # a margin inside the ranges
         o_lo = max(ranges[k][0] - s * lo for k, (lo, _) in ext.items())
         o_hi = min(ranges[k][1] - s * hi for k, (_, hi) in ext.items())
         offset = float(np.clip(-65.0, o_lo, o_hi)) if o_lo <= o_hi else -65.0
         self.conv = dataclasses.replace(self.conv, v_scale=float(s), v_offset=offset)
         self.report.convention = self.conv
-        if s < 15.0:
+        if s < s_cap:
             self.report.notes.append(
                 f"v_scale {s:.4g} mV per NIR unit (auto): the largest at which the graph's potentials (leak with "
                 f"biases {ext['leak'][0]:.3g} to {ext['leak'][1]:.3g}"
                 + (f", thresholds {ext['thresh'][0]:.3g} to {ext['thresh'][1]:.3g}" if "thresh" in ext else "")
-                + f" NIR units) fit {hw.name}'s ranges; the smaller it is, the more the chip's noise matters")
+                + f" NIR units) fit {hw.name}'s ranges; the threshold lies {s * span:.3g} mV above the leak, so the "
+                "chip's noise matters more than at the nominal 15 mV")
+        else:
+            self.report.notes.append(f"v_scale {s:.4g} mV per NIR unit (auto): the largest threshold-to-leak distance "
+                                     "of the graph at 15 mV, as on the chip's nominal operating point")
+
+    def origin(self, name: str) -> str:
+        """The node behind pass-through (nested Input/Output) nodes."""
+        while self.role(name) == "pass":
+            preds = self.flat.predecessors(name)
+            if len(preds) != 1:
+                return name
+            name = preds[0]
+        return name
 
     def apply_record(self, net: Network, record: dict) -> None:
         spikes = record.get("spikes")
@@ -435,8 +454,9 @@ class _Importer:
         elif conv.discrete and spiking:  # a discrete-time neuron spikes at most once per step
             params["tau_refrac"] = np.full(n, max(0.5 * float(conv.ms(conv.dt)), ext["tau_refrac_min"]))
             self.approx("refrac_dt", name, kind,
-                        f"a discrete-time neuron spikes at most once per step: refractory time one step, "
-                        f"{float(conv.ms(conv.dt)):.4g} ms")
+                        f"a discrete-time neuron spikes at most once per step and restarts at the step after its "
+                        f"crossing: refractory time half a step (the mean gap), "
+                        f"{max(0.5 * float(conv.ms(conv.dt)), ext['tau_refrac_min']):.4g} ms")
         else:
             params["tau_refrac"] = np.full(n, ext["tau_refrac_min"])
             if spiking:
@@ -487,8 +507,8 @@ def import_nir(graph_or_path, time_scale: float = 1.0, dt: float | None = None, 
     dt: the step (s) of a discrete-time export (``r = tau_mem/dt``, ``w_in = tau_syn/dt``);
     None imports the continuous model the file describes. v_scale / v_offset: mV per NIR
     voltage unit and mV of NIR's 0; ``v_scale='auto'`` (default; a graph written by neuroemu
-    carries its own) takes the largest scale up to 15 mV at which the graph's potentials fit
-    the hardware's ranges, with the offset nearest -65 mV. cm: membrane capacitance (nF), the unit of the currents. hardware: the
+    carries its own) puts the largest threshold-to-leak distance at 15 mV, or less where the
+    graph's potentials would leave the hardware's ranges, with the offset nearest -65 mV. cm: membrane capacitance (nF), the unit of the currents. hardware: the
     config whose extremes stand in for what NIR leaves out (see :mod:`.units`).
     """
     file_path = None

@@ -33,6 +33,8 @@ class ImportReport:
     #: population -> its time constants that come from the file (they scale with time_scale;
     #: the others stand in for what NIR leaves out, at the hardware's extremes)
     time_constants_from_file: dict[str, list[str]] = field(default_factory=dict)
+    #: the neuron populations that feed the graph's Output nodes
+    outputs: list[str] = field(default_factory=list)
 
     @property
     def convention_text(self) -> str:

@@ -10,9 +10,10 @@ from neuroemu.plotting.figure import figure, save
 
 
 def plot_study(rows: Sequence[dict[str, Any]], axes: Sequence[str], path: str | Path, *,
-               software_accuracy: float | None = None, title: str = "") -> None:
+               software_accuracy: float | None = None, title: str = "", reference_label: str = "software") -> None:
     """One panel per varied knob (x: knob value, y: accuracy in %, error bars: std over chips);
-    one line per combination of the other varied knobs; the software accuracy as a dashed line.
+    one line per combination of the other varied knobs; the reference accuracy (``software``: the
+    model's closed form; for networks the ideal chip) as a dashed line labelled ``reference_label``.
 
     rows: the study table (``accuracy_mean``, ``accuracy_std`` and the knob values per row).
     """
@@ -31,7 +32,7 @@ def plot_study(rows: Sequence[dict[str, Any]], axes: Sequence[str], path: str | 
             label = ", ".join(_label(o, v) for o, v in zip(others, key)) or None
             ax.errorbar(x, y, yerr=e, marker="o", ms=4, capsize=3, label=label)
         if software_accuracy is not None:
-            ax.axhline(100 * software_accuracy, ls="--", color="0.4", lw=1, label="software")
+            ax.axhline(100 * software_accuracy, ls="--", color="0.4", lw=1, label=reference_label)
         ax.set_xlabel(knob)
         ax.grid(alpha=0.3)
         if ax is panels[0][0]:

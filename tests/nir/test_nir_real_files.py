@@ -98,11 +98,13 @@ def test_braille_without_time_scale_says_which_fits():
 def test_norse_lif_imports_compiles_and_fires():
     net, report = import_nir(SHARED / "lif_norse.nir", dt=DT)
     assert any("no synaptic filter" in a for a in report.approximations)
-    ir, _ = compile_nir(SHARED / "lif_norse.nir", "bss2", dt=DT)
+    with pytest.raises(NirError, match=r"scale with v_scale: v_scale 84 mV or less \(now 150\)"):
+        compile_nir(SHARED / "lif_norse.nir", "bss2", dt=DT)  # threshold 0.1 at 15 mV: 150 mV per unit
+    ir, _ = compile_nir(SHARED / "lif_norse.nir", "bss2", dt=DT, time_scale=2.0, v_scale=80.0)
     # the paper's drive: a current input spiking every step for 5 ms
-    times = np.arange(0.0, 5.0, 0.1)
+    times = np.arange(0.0, 10.0, 0.2)
     res = EmulatorBackend(chip=0).run(ir, {"input": SpikeTrains.from_lists([list(times)], n_neurons=1)},
-                                      duration=10.0)
+                                      duration=20.0)
     assert len(res.spikes("1")) > 0
 
 

@@ -10,12 +10,10 @@ from neuroemu.backends.emulator.effective import effective_network
 from neuroemu.compiler import compile_network
 from neuroemu.errors import BackendError, NeuroemuError
 from neuroemu.hardware import load_hardware
-from neuroemu.hardware.config import PARAMETERS
-from neuroemu.network import Network
 from neuroemu.spikes import SpikeTrains
 from neuroemu.studies.knobs import KNOBS, apply_knobs, check_backend
 
-from conftest import TTFS_PARAMS, feedforward
+from conftest import feedforward
 
 FIELDS = ("v_leak", "v_reset", "v_thresh", "tau_mem", "tau_syn_exc", "tau_syn_inh", "tau_refrac", "dead", "weight")
 
