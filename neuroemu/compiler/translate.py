@@ -38,10 +38,12 @@ def check_delays(net: LogicalNetwork, hw: HardwareConfig) -> None:
         delayed = np.flatnonzero(net.synapses.delay > 0)
         if delayed.size:
             proj = net.projections[int(net.synapses.projection[delayed[0]])]
-            raise DelayError(
+            err = DelayError(
                 f"projection '{proj.name}': delay {net.synapses.delay[delayed[0]]} ms, but {hw.name} has no programmable "
                 "synaptic delays (leave delay unset)"
             )
+            err.projection = proj.name
+            raise err
 
 
 def translate(net: LogicalNetwork, placement: Placement, weights: WeightQuantization, hw: HardwareConfig) -> ChipTargets:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from neuroemu.compiler import compile_network
-from neuroemu.errors import RangeError, ResourceError
+from neuroemu.errors import DelayError, RangeError, ResourceError
 from neuroemu.hardware import HardwareConfig, load_hardware
 from neuroemu.ir.model import IR
 from neuroemu.network import Network
@@ -87,6 +87,13 @@ def compile_nir(path_or_graph, hardware: HardwareConfig | str = "bss2", time_sca
     source = str(path_or_graph) if not hasattr(path_or_graph, "nodes") else "NIRGraph"
     try:
         return compile_network(net, hw, source=f"nir: {source}", calibration=calibration), report
+    except DelayError as exc:
+        node = report.delay_nodes.get(getattr(exc, "projection", ""))
+        if node is None:
+            raise
+        raise NirError(f"NIR node '{node}' (Delay): {hw.name} has no programmable synaptic delays (every spike arrives "
+                       "after the chip's fixed latency); run the graph on Brian2 in mode ideal or as-deployed, which "
+                       "realise delays, or remove the Delay") from None
     except ResourceError as exc:
         need = report.neurons
         have = hw.neurons.circuits

@@ -35,13 +35,44 @@ class FlatGraph:
         return [b for a, b in self.edges if a == name]
 
 
+def _file_nodes(path: str | Path) -> list[tuple[str, str, object]]:
+    """(flattened name, type, HDF5 group) of every node written in a NIR file (empty if unreadable)."""
+    import h5py
+
+    out: list[tuple[str, str, object]] = []
+
+    def visit(group, prefix: str) -> None:
+        for name, node in group.get("nodes", {}).items():
+            raw = node["type"][()] if "type" in node else b""
+            kind = raw.decode() if isinstance(raw, bytes) else str(raw)
+            out.append((prefix + name, kind, node))
+            if kind == "NIRGraph":
+                visit(node, f"{prefix}{name}.")
+
+    try:
+        with h5py.File(path, "r") as f:
+            if "node" in f:
+                visit(f["node"], "")
+                out = [(n, k, set(g.keys())) for n, k, g in out]  # keys only: the file closes
+    except (OSError, KeyError, TypeError):
+        return []
+    return out
+
+
 def read_graph(path: str | Path):
-    """``nir.read(path)`` with a clear error for missing, corrupt or foreign files."""
+    """``nir.read(path)`` with a clear error for missing, corrupt or foreign files and for node
+    types nir does not know (named)."""
     import nir
 
     path = Path(path)
     if not path.is_file():
         raise NirError(f"NIR file {path} does not exist")
+    known = {name for name in dir(nir) if isinstance(getattr(nir, name), type)}
+    for name, kind, _ in _file_nodes(path):
+        if kind not in known:
+            raise NirError(f"NIR node '{name}' in {path} has type {kind or '(none)'}, which is not a NIR primitive "
+                           "(neuroemu imports Input, Output, CubaLIF, LIF, IF, CubaLI, LI, I, Affine, Linear, Scale, "
+                           "Flatten, Conv1d, Conv2d, SumPool2d, AvgPool2d, Delay, nested NIRGraph)")
     errors = (OSError, KeyError, ValueError, TypeError, AttributeError, AssertionError)
     try:
         return nir.read(str(path))
@@ -56,24 +87,8 @@ def read_graph(path: str | Path):
 
 def missing_resets(path: str | Path) -> list[str]:
     """Spiking nodes whose ``v_reset`` is absent from the file (nir reads it as 0)."""
-    import h5py
-
-    out: list[str] = []
-    try:
-        with h5py.File(path, "r") as f:
-            def visit(group, prefix: str) -> None:
-                for name, node in group.get("nodes", {}).items():
-                    kind = node.get("type")
-                    kind = kind[()].decode() if kind is not None and isinstance(kind[()], bytes) else (
-                        str(kind[()]) if kind is not None else "")
-                    if kind == "NIRGraph":
-                        visit(node, f"{prefix}{name}.")
-                    elif kind in ("CubaLIF", "LIF", "IF") and "v_reset" not in node:
-                        out.append(prefix + name)
-            visit(f["node"], "")
-    except (OSError, KeyError):
-        return out
-    return out
+    return [name for name, kind, keys in _file_nodes(path)
+            if kind in ("CubaLIF", "LIF", "IF") and "v_reset" not in keys]
 
 
 def flatten(graph, prefix: str = "", top: bool = True) -> FlatGraph:

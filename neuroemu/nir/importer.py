@@ -42,6 +42,7 @@ class _Term:
     matrix: sp.csr_matrix
     delay: np.ndarray | None
     via: str
+    delay_node: str = ""
 
 
 @dataclass
@@ -203,7 +204,8 @@ class _Importer:
             if d.size not in (1, inp.size) or np.any(~np.isfinite(d)) or np.any(d < 0):
                 raise NirError(f"NIR node '{name}' (Delay): delay must be {inp.size} finite values >= 0 s")
             d = np.broadcast_to(d, (inp.size,)).copy()
-            terms = [_Term(t.source, t.matrix, d if t.delay is None else t.delay + d, t.via or name) for t in inp.terms]
+            terms = [_Term(t.source, t.matrix, d if t.delay is None else t.delay + d, t.via or name, name)
+                     for t in inp.terms]
             out = _Signal(inp.shape, terms, inp.bias)
         else:
             a, b, shape = node_matrix(node, inp.shape, name)
@@ -217,7 +219,7 @@ class _Importer:
                                        "it delays differently; neuroemu imports per-synapse delays only where they stay "
                                        "per target (a Delay right before the neuron layer)")
                     delay = np.full(a.shape[0], float(delay[0]))
-                terms.append(_Term(t.source, (a @ t.matrix).tocsr(), delay, name))
+                terms.append(_Term(t.source, (a @ t.matrix).tocsr(), delay, name, t.delay_node))
             bias = None if inp.bias is None else a @ inp.bias
             if b is not None:
                 bias = b if bias is None else bias + b
@@ -493,6 +495,8 @@ class _Importer:
                 delay = np.asarray(self.conv.ms(t.delay[rows]), float)
             net.connect(t.source, post, FromList(np.stack([cols, rows], axis=1).astype(np.int64)), weight=weight,
                         receptor="auto", delay=delay, name=pname)
+            if t.delay_node:
+                self.report.delay_nodes[pname] = t.delay_node
             count += len(w)
         return count
 

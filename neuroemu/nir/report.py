@@ -35,6 +35,8 @@ class ImportReport:
     time_constants_from_file: dict[str, list[str]] = field(default_factory=dict)
     #: the neuron populations that feed the graph's Output nodes
     outputs: list[str] = field(default_factory=list)
+    #: projection -> the Delay node its delays come from
+    delay_nodes: dict[str, str] = field(default_factory=dict)
 
     @property
     def convention_text(self) -> str:
