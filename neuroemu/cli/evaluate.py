@@ -56,7 +56,7 @@ def _network_render(rep: dict[str, Any]) -> str:
 
 
 def _evaluate_network(target, data_path, backend, chip, hardware, calibration, mode, samples, seed, plot, readout,
-                      output, duration, nir_kw, as_json) -> None:
+                      output, duration, nir_kw, as_json, hardware_given: bool = True) -> None:
     """``evaluate NET --data DATA.h5``: a network classifier (NIR graph, description or IR)."""
     import time
 
@@ -66,6 +66,15 @@ def _evaluate_network(target, data_path, backend, chip, hardware, calibration, m
     if backend == "software":
         raise NeuroemuError("--backend software evaluates TTFS models (their closed form); a network runs on emulator "
                             "or brian2")
+    from neuroemu.studies.classify import target_kind
+
+    if target_kind(target) == "ir":
+        from neuroemu.ir import load_ir
+
+        if calibration or hardware_given:
+            raise NeuroemuError(f"{target} is compiled already (for {load_ir(target).hardware().name}): --hardware and "
+                                "--calibration apply when compiling a NIR graph or a description")
+        hardware = load_ir(target).hardware().name
     cal = None
     if calibration:
         from neuroemu.calibration import load_calibration
@@ -129,19 +138,21 @@ def evaluate_cmd(model_path, backend, chip, hardware, calibration, calibrate_chi
     import dataclasses
     import time
 
-    nir_kw = nir_kwargs(model_path, time_scale, dt, v_scale, v_offset)
-    network_only = {"--readout": readout, "--output-layer": output_layer, "--duration": duration}
+    network_only = {"--readout": readout, "--output-layer": output_layer, "--duration": duration,
+                    "--time-scale": time_scale, "--dt": dt, "--v-scale": v_scale, "--v-offset": v_offset}
     if data_path is None:
         given = [k for k, v in network_only.items() if v is not None]
-        if given or nir_kw:
-            raise NeuroemuError(f"{', '.join(given) or 'the NIR options'} need --data (a network classifier)")
+        if given:
+            raise NeuroemuError(f"{', '.join(given)} need --data (a network classifier)")
     else:
         if calibrate_chip:
             raise NeuroemuError("--calibrate applies to TTFS models; give a calibration file with --calibration")
         if raster or split != "test":
             raise NeuroemuError("--raster and --split apply to TTFS models, not to --data")
+        nir_kw = nir_kwargs(model_path, time_scale, dt, v_scale, v_offset)
+        hardware_given = click.get_current_context().get_parameter_source("hardware").name != "DEFAULT"
         _evaluate_network(model_path, data_path, backend, chip, hardware, calibration, mode, samples, seed, plot,
-                          readout, output_layer, duration, nir_kw, as_json)
+                          readout, output_layer, duration, nir_kw, as_json, hardware_given)
         return
 
     from neuroemu.learning.model import load_model

@@ -87,9 +87,9 @@ def robustness_cmd(model, backend, vary, chips, first_chip, base, hardware, reca
         check_path(plot)  # before the study, not after it
     axes = parse_vary(vary, example="mismatch=0,0.5,1")
     chip_list = list(range(first_chip, first_chip + chips))
-    nir_kw = nir_kwargs(model, time_scale, dt, v_scale, v_offset)
     reference = "software"
     if data_path is not None:
+        nir_kw = nir_kwargs(model, time_scale, dt, v_scale, v_offset)
         if recalibrate or retrain:
             raise NeuroemuError("--recalibrate and --retrain-in-the-loop apply to TTFS models, not to --data")
         from neuroemu.studies.classify import build_spec as network_spec, ideal_accuracy
@@ -100,10 +100,11 @@ def robustness_cmd(model, backend, vary, chips, first_chip, base, hardware, reca
         soft = spec.settings["software_accuracy"] = ideal_accuracy(spec.settings)
         reference = "ideal chip"
     else:
-        given = [k for k, v in (("--readout", readout), ("--output-layer", output_layer), ("--duration", duration))
-                 if v is not None]
-        if given or nir_kw:
-            raise NeuroemuError(f"{', '.join(given) or 'the NIR options'} need --data (a network classifier)")
+        given = [k for k, v in (("--readout", readout), ("--output-layer", output_layer), ("--duration", duration),
+                                ("--time-scale", time_scale), ("--dt", dt), ("--v-scale", v_scale),
+                                ("--v-offset", v_offset)) if v is not None]
+        if given:
+            raise NeuroemuError(f"{', '.join(given)} need --data (a network classifier)")
         spec = build_spec(model, axes, chip_list, backend=backend, base=base,
                           hardware=hardware, recalibrate=recalibrate, retrain_epochs=retrain_epochs if retrain else 0,
                           samples=samples, seed=seed)

@@ -8,7 +8,8 @@ Two layouts of ``DATA.h5`` are read:
   (samples, events): the input neuron and the time in seconds of NIR time; ``-1`` / ``inf`` pad);
   times become biological ms with the import's ``time_scale``.
 * neuroemu's spikes file (``neuroemu.backends.save_spikes``): per input population a
-  :class:`~neuroemu.spikes.SpikeTrains` whose trials are the samples, biological ms.
+  :class:`~neuroemu.spikes.SpikeTrains` whose trials are the samples, biological ms (it has no
+  sample length: give the run's duration).
 
 Either has a dataset ``labels`` (int, one per sample) at the top level.
 """
@@ -26,11 +27,11 @@ from neuroemu.spikes import SpikeTrains
 @dataclass
 class LabeledInputs:
     """Input spike trains per input population (trial k = sample k, biological ms), the labels,
-    and the length of a sample (ms)."""
+    and the length of a sample (ms; None: not in the file)."""
 
     inputs: dict[str, SpikeTrains]
     labels: np.ndarray
-    duration_ms: float
+    duration_ms: float | None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -77,8 +78,7 @@ def read_labeled_inputs(path: str | Path, time_scale: float = 1.0) -> LabeledInp
         for name, s in inputs.items():
             if s.n_trials != len(labels):
                 raise FileFormatError(f"{path}: input '{name}' has {s.n_trials} trials but there are {len(labels)} labels")
-        duration = max((float(s.times.max()) for s in inputs.values() if len(s.times)), default=0.0)
-        return LabeledInputs(inputs, labels, duration)
+        return LabeledInputs(inputs, labels, None)  # a spikes file has no sample length: the run gives it
     import nir
 
     try:

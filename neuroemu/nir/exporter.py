@@ -6,7 +6,10 @@ biological time (``tau_ms / 1000``), so any NIR simulator runs the same dynamics
 ``v_leak = v_rest + i_offset * tau_mem / cm`` (the bias current as the leak it is), and each
 projection a ``Linear`` node whose weight ``W = q * tau_mem * tau_syn / cm`` (q nA, tau_mem
 ms, tau_syn s, cm nF; the inverse of :mod:`.units`), followed by a ``Delay`` node where it has
-delays. Spike sources become ``Input`` nodes. What NIR has no field for travels in each node's
+delays; a projection with several synapses on one pair (multapses) gets one ``Linear`` node per
+repetition. Spike sources become ``Input`` nodes (their default spike times, e.g. a TTFS model's
+bias spikes, travel in the metadata only: another simulator must feed those inputs itself). What
+NIR has no field for travels in each node's
 ``metadata["neuroemu"]`` (refractory time, capacitance, the split of the leak into ``v_rest``
 and ``i_offset``, the inhibitory synaptic time constant, default spike times, what is recorded),
 so :func:`~neuroemu.nir.import_nir` restores the network exactly. A population whose
@@ -64,8 +67,19 @@ def to_nir(obj: Any, weights: str = "described") -> "Any":
     edges: list[tuple[str, str]] = []
     lif_of = {pop.name: np.arange(pop.lif_first, pop.lif_first + pop.size) for pop in net.lif_populations()}
     warnings: list[str] = []
+    node_of = {pop.name: _node_name(pop.name) for pop in net.populations}
+    if len(set(node_of.values())) < len(node_of):
+        clash = sorted(n for n in node_of if list(node_of.values()).count(node_of[n]) > 1)
+        raise NirError(f"populations {', '.join(repr(c) for c in clash)} would get the same NIR node name "
+                       f"('/' is not allowed in NIR names and becomes '_'): rename one")
+
+    def unique(name: str) -> str:
+        while name in nodes or name in node_of.values():
+            name += "_"
+        return name
+
     for pop in net.populations:
-        name = _node_name(pop.name)
+        name = node_of[pop.name]
         if pop.kind == "spike_source":
             meta: dict[str, Any] = {}
             trains = net.default_inputs.get(pop.name)
@@ -98,40 +112,44 @@ def to_nir(obj: Any, weights: str = "described") -> "Any":
         cols = syn.pre[sel] - first_node[proj.pre]
         lif = lif_index[syn.post[sel]]
         wq = w_all[sel] * p.tau_mem[lif] * (p.tau_syn_exc[lif] / 1000.0) / p.cm[lif]
-        matrix = np.zeros((post.size, pre.size))
-        np.add.at(matrix, (rows, cols), wq)
-        lname = _node_name(proj.name)
-        while lname in nodes:
-            lname += "_"
-        nodes[lname] = nir.Linear(weight=matrix)
-        edges.append((_node_name(proj.pre), lname))
         delays = syn.delay[sel]
-        if np.any(delays > 0):
-            per_target = np.full(post.size, np.nan)
-            for r, d in zip(rows, delays):
-                if not np.isnan(per_target[r]) and per_target[r] != d:
-                    raise NirError(f"projection '{proj.name}': synapses onto one neuron have different delays; NIR's "
-                                   "Delay node delays each target once (export one projection per delay)")
-                per_target[r] = d
-            dname = lname + ".delay"
-            nodes[dname] = nir.Delay(delay=np.nan_to_num(per_target, nan=0.0) / 1000.0)
-            edges += [(lname, dname), (dname, _node_name(proj.post))]
-        else:
-            edges.append((lname, _node_name(proj.post)))
+        # a matrix holds one synapse per pair: the k-th synapse of a pair (multapses) goes to the k-th node
+        pair = rows.astype(np.int64) * pre.size + cols
+        order = np.argsort(pair, kind="stable")
+        starts = np.r_[0, np.flatnonzero(np.diff(pair[order])) + 1]
+        occurrence = np.empty(len(pair), np.int64)
+        occurrence[order] = np.arange(len(pair)) - np.repeat(starts, np.diff(np.r_[starts, len(pair)]))
+        for k in range(int(occurrence.max(initial=0)) + 1 if len(pair) else 1):
+            mine = occurrence == k
+            matrix = np.zeros((post.size, pre.size))
+            matrix[rows[mine], cols[mine]] = wq[mine]
+            lname = unique(_node_name(proj.name) + ("" if k == 0 else f"#{k + 1}"))
+            nodes[lname] = nir.Linear(weight=matrix)
+            edges.append((node_of[proj.pre], lname))
+            if np.any(delays[mine] > 0):
+                per_target = np.full(post.size, np.nan)
+                for r, d in zip(rows[mine], delays[mine]):
+                    if not np.isnan(per_target[r]) and per_target[r] != d:
+                        raise NirError(f"projection '{proj.name}': synapses onto one neuron have different delays; "
+                                       "NIR's Delay node delays each target once (export one projection per delay)")
+                    per_target[r] = d
+                dname = unique(lname + ".delay")
+                nodes[dname] = nir.Delay(delay=np.nan_to_num(per_target, nan=0.0) / 1000.0)
+                edges += [(lname, dname), (dname, node_of[proj.post])]
+            else:
+                edges.append((lname, node_of[proj.post]))
     outputs = net.record_spikes or [q.name for q in net.lif_populations()]
     for name in outputs:
-        oname = "output" if len(outputs) == 1 else f"output.{_node_name(name)}"
-        while oname in nodes:
-            oname += "_"
+        oname = unique("output" if len(outputs) == 1 else f"output.{node_of[name]}")
         nodes[oname] = nir.Output(output_type={"output": np.array([pops[name].size])})
-        edges.append((_node_name(name), oname))
+        edges.append((node_of[name], oname))
     record_v: dict[str, list[int]] = {}
     pop_of = net.population_of_node()
     for node in net.record_v:
         pop = net.populations[int(pop_of[node])]
-        record_v.setdefault(pop.name, []).append(int(node - pop.first))
+        record_v.setdefault(node_of[pop.name], []).append(int(node - pop.first))
     meta = {"neuroemu": {"name": net.name, "v_scale": 1.0, "v_offset": 0.0, "cm": 1.0,
-                         "record": {"spikes": list(net.record_spikes), "v": record_v},
+                         "record": {"spikes": [node_of[n] for n in net.record_spikes], "v": record_v},
                          **({"warnings": warnings} if warnings else {})}}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 

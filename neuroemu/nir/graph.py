@@ -130,6 +130,10 @@ def flatten(graph, prefix: str = "", top: bool = True) -> FlatGraph:
     for a, b in graph.edges:
         for src in resolve(a, "src"):
             for dst in resolve(b, "dst"):
+                for end in (src, dst):
+                    if end not in flat.nodes:
+                        raise NirError(f"NIR edge {prefix + a} -> {prefix + b} references node '{end}', which the "
+                                       "graph does not have")
                 flat.edges.append((src, dst))
     return flat
 

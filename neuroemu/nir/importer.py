@@ -103,6 +103,7 @@ class _Importer:
         self.kinds = {name: type(node).__name__ for name, node in self.flat.nodes.items()}
         self.sizes: dict[str, tuple[int, ...]] = {}
         self.from_file: dict[str, list[str]] = {}  # population -> time constants taken from the file (scale with time)
+        self.projection_names: dict[str, int] = {}  # base name -> uses (names stay unique across the import)
         self._approx: dict[str, tuple[list[str], str]] = {}
 
     def approx(self, key: str, name: str, kind: str, text: str) -> None:
@@ -244,9 +245,9 @@ class _Importer:
             n = int(np.prod(shape))
             smeta = _neuroemu_meta(flat.nodes[name])
             times = None
-            if "spike_times" in smeta:
-                times = [list(np.atleast_1d(smeta["spike_times"])[np.atleast_1d(smeta["spike_neuron"]) == k])
-                         for k in range(n)]
+            if "spike_times" in smeta:  # biological ms at time_scale 1 (written by neuroemu)
+                t_all = self.conv.time_scale * np.atleast_1d(np.asarray(smeta["spike_times"], float))
+                times = [list(t_all[np.atleast_1d(smeta["spike_neuron"]) == k]) for k in range(n)]
             net.add_spike_source(name, n, times)
             self.report.nodes.append(NodeReport(name, "Input", n, f"spike sources '{name}'" + (
                 f" (shape {shape}, flattened)" if len(shape) > 1 else "")))
@@ -306,10 +307,10 @@ class _Importer:
             absent = [n for n in missing_resets(self.file_path) if n in pops]
             if absent:
                 self.report.approximations.append(
-                    f"{', '.join(absent)}: the file has no v_reset (nir reads 0). Frameworks write none when they reset "
-                    "by subtraction (snnTorch reset_mechanism='subtract'), which the chip cannot do: it resets the "
-                    "membrane to a potential. Imported as reset to v = 0; a network trained with subtraction may "
-                    "behave differently")
+                    f"{', '.join(absent)}: the file has no v_reset (nir reads 0), so its reset mechanism cannot be told "
+                    "from it: a framework that resets by subtraction (snnTorch reset_mechanism='subtract') writes none "
+                    "either, and the chip cannot subtract (it resets the membrane to a potential). Imported as reset "
+                    "to v = 0; a network trained with subtraction may behave differently")
         return net
 
     def potentials(self, name: str, inp: _Signal | None) -> dict[str, np.ndarray]:
@@ -440,7 +441,8 @@ class _Importer:
         params["v_rest"] = conv.mV(v_leak)
         if "v_rest" in meta and "i_offset" in meta:  # written by neuroemu: the exact split of the leak
             params["v_rest"] = np.broadcast_to(np.asarray(meta["v_rest"], float), (n,)).copy()
-            params["i_offset"] = np.broadcast_to(np.asarray(meta["i_offset"], float), (n,)).copy()
+            # the leak shift i_offset tau_mem / cm is a potential: it stays when time_scale stretches tau_mem
+            params["i_offset"] = np.broadcast_to(np.asarray(meta["i_offset"], float), (n,)) / conv.time_scale
         if spiking:
             params["v_thresh"] = conv.mV(p("v_threshold"))
             params["v_reset"] = conv.mV(p("v_reset", 0.0))
@@ -452,7 +454,7 @@ class _Importer:
                         f"({ext['v_thresh_max']:.4g} mV), valid while the membrane stays below it; the membrane is "
                         "recorded")
         if "tau_refrac" in meta:
-            params["tau_refrac"] = np.broadcast_to(np.asarray(meta["tau_refrac"], float), (n,)).copy()
+            params["tau_refrac"] = conv.time_scale * np.broadcast_to(np.asarray(meta["tau_refrac"], float), (n,))
         elif conv.discrete and spiking:  # a discrete-time neuron spikes at most once per step
             params["tau_refrac"] = np.full(n, max(0.5 * float(conv.ms(conv.dt)), ext["tau_refrac_min"]))
             self.approx("refrac_dt", name, kind,
@@ -479,7 +481,7 @@ class _Importer:
     def projections(self, net: Network, post: str, inp: _Signal, factors: dict) -> int:
         """Projections of every term of ``post``'s input; returns the number of synapses."""
         count = 0
-        names: dict[str, int] = {}
+        names = self.projection_names
         for t in inp.terms:
             coo = t.matrix.tocoo()
             keep = coo.data != 0
@@ -524,6 +526,11 @@ def import_nir(graph_or_path, time_scale: float = 1.0, dt: float | None = None, 
         graph = graph_or_path
         source = "NIRGraph"
     meta = dict((getattr(graph, "metadata", None) or {}).get("neuroemu", {}) or {})
+    if "v_scale" in meta:  # written by neuroemu: exact units of its own, which the metadata's values assume
+        given = [k for k, v in (("v_scale", v_scale), ("v_offset", v_offset), ("cm", cm)) if v is not None]
+        if given:
+            raise NirError(f"{source} was written by neuroemu in its own units (mV, nF, with the split of leak and bias "
+                           f"in its metadata): import it without {', '.join(given)}; time_scale and dt still apply")
     if v_scale is None:
         v_scale = meta.get("v_scale", "auto")
     auto = isinstance(v_scale, str)

@@ -41,8 +41,9 @@ class ImportReport:
     @property
     def convention_text(self) -> str:
         c = self.convention
-        time = (f"discrete time, dt = {c.dt:g} s (r = tau_mem/dt, w_in = tau_syn/dt exports: the Euler update is "
-                "realised exactly at the step times)" if c.discrete else
+        time = (f"discrete time, dt = {c.dt:g} s (r = tau_mem/dt, w_in = tau_syn/dt exports: the Euler update of "
+                "CubaLIF / CubaLI nodes is realised exactly at the step times, of nodes without a synaptic filter "
+                "through the chip's shortest one)" if c.discrete else
                 "continuous time, as the file literally describes it (no dt given; a discrete-time export "
                 "needs dt=)")
         return (f"{time}; 1 s of NIR time = {1000 * c.time_scale:g} ms biological (time_scale {c.time_scale:g}); "

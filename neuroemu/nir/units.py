@@ -46,7 +46,9 @@ step (value 1, i.e. area ``dt``), give their update::
     v[n+1] = (1 - dt/tau_mem) v[n] + (dt/tau_mem) (v_leak + r I[n+1])
 
 Given ``dt``, the import realises that update exactly at the step times for inputs on the
-grid: decays ``exp(-dt/tau') = 1 - dt/tau`` (``tau' = -dt / ln(1 - dt/tau)``), a jump
+grid (for CubaLIF / CubaLI; nodes without a synaptic filter get the charge of their Euler step
+through the chip's shortest filter, so their inputs arrive over ~tau_s rather than within the
+step): decays ``exp(-dt/tau') = 1 - dt/tau`` (``tau' = -dt / ln(1 - dt/tau)``), a jump
 ``dI = w_in W dt / tau_syn`` per spike, and a coupling ``r'`` such that a current held from
 one step to the next adds ``(dt/tau_mem) r I[n+1]`` to the membrane::
 

@@ -116,9 +116,9 @@ def evaluate_network(clf: NetworkClassifier, backend, data: LabeledInputs, durat
     """Accuracy of ``clf`` on ``data`` run on ``backend``: {accuracy, predictions, no_answer, confusion}."""
     inputs = _inputs_for(clf.ir, data)
     n = len(data)
-    duration = float(duration_ms or data.duration_ms)
+    duration = float(duration_ms or data.duration_ms or 0.0)
     if not duration > 0:
-        raise NeuroemuError("the samples have no duration (no events and no t_max): give --duration")
+        raise NeuroemuError("the samples have no length (a spikes file carries no t_max): give --duration (ms)")
     record = clf.ir.network.population(clf.output).nodes if clf.readout == "max-v" else np.zeros(0, np.int64)
     pred = np.full(n, -1, np.int64)
     for start in range(0, n, _BATCH):
@@ -187,13 +187,18 @@ def load_classifier(path: str | Path, hardware, nir_options: dict[str, Any], out
 
         ir = load_ir(path)
     out = output or default_output(ir, outputs)
+    lif = [p.name for p in ir.network.lif_populations()]
+    if out not in lif:
+        raise NeuroemuError(f"output layer '{out}' is not a LIF population of the network (LIF populations: "
+                            f"{', '.join(lif)})")
     return NetworkClassifier(ir, out, readout or default_readout(ir, out)), report
 
 
 # --- robustness studies of network classifiers --------------------------------------------------
 def study_settings(target: str | Path, data: str | Path, nir_options: dict[str, Any], output: str | None,
                    readout: str | None, samples: int, duration_ms: float | None) -> dict[str, Any]:
-    """The settings of a robustness study of a network classifier (checked: target loads, data reads)."""
+    """The settings of a robustness study of a network classifier (checked: the data reads; the
+    caller checks that the target compiles for the study's hardware)."""
     kind = target_kind(target)
     if kind == "ir":
         raise NeuroemuError(f"{target} is a compiled IR; a robustness study recompiles the network for every grid "
@@ -265,6 +270,7 @@ def build_spec(target: str | Path, data: str | Path, axes: Sequence[tuple[str, S
     check_backend(backend, [name for name, _ in axes])
     hw = load_hardware(hardware)
     settings = study_settings(target, data, dict(nir_options or {}), output, readout, samples, duration_ms)
+    load_classifier(target, hw, settings["nir"], output, readout)  # fits this chip? (names it if not)
     settings.update({"backend": backend, "base": base, "hardware": hardware, "hardware_hash": hw.content_hash,
                      "axes": [name for name, _ in axes], "model": settings["target"]})
     return SweepSpec(kind="robustness", task=TASK, grid=grid, chips=[int(c) for c in chips], settings=settings,

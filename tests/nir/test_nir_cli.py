@@ -204,3 +204,34 @@ def test_worked_example_from_the_readme(tmp_path):
     r = _run("evaluate", graph, "--data", data, "--readout", "first-spike", "--hardware", "ideal", "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["accuracy"] > 0.9  # the trained model: 97 % on the ideal chip
+
+
+def test_classifier_options_refused_clearly(tmp_path):
+    graph, data = _graph(tmp_path), _data(tmp_path)
+    r = _run("evaluate", graph, "--data", data, "--output-layer", "nope")
+    assert r.exit_code == 2 and "output layer 'nope' is not a LIF population" in r.output
+    r = _run("evaluate", graph, "--readout", "count")
+    assert r.exit_code == 2 and "--readout need --data" in r.output
+    r = _run("robustness", graph, "--data", data, "--vary", "mismatch=0", "--time-scale", "0.01", "-o",
+             tmp_path / "s.h5")
+    assert r.exit_code == 2 and "outside bss2's range" in r.output
+    r = _run("compile", graph, "--hardware", "ideal", "-o", tmp_path / "g.h5")
+    assert r.exit_code == 0, r.output
+    r = _run("evaluate", tmp_path / "g.h5", "--data", data, "--hardware", "bss2")
+    assert r.exit_code == 2 and "compiled already (for ideal)" in r.output
+    r = _run("evaluate", tmp_path / "g.h5", "--data", data, "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["hardware"] == "ideal"
+
+
+def test_spikes_file_data_needs_a_duration(tmp_path):
+    from neuroemu.backends import save_spikes
+    from neuroemu.spikes import SpikeTrains
+
+    path = tmp_path / "spikes.h5"
+    save_spikes({"input": SpikeTrains.from_trials([[[1.0], []], [[], [2.0]]], n_neurons=2)}, path)
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        f.create_dataset("labels", data=np.array([0, 1]))
+    r = _run("evaluate", _graph(tmp_path), "--data", path, "--hardware", "ideal")
+    assert r.exit_code == 2 and "give --duration" in r.output

@@ -157,3 +157,37 @@ def test_export_refuses_delays_it_cannot_write():
     net.connect("s", "n", weight=[0.5, 0.5], delay=np.array([1.0, 2.0]), receptor="exc", name="two-delays")
     with pytest.raises(NirError, match="projection 'two-delays': synapses onto one neuron have different delays"):
         to_nir(net)
+
+
+def test_round_trip_keeps_multapses_and_odd_names_and_follows_time_scale(tmp_path):
+    net = Network("odd")
+    net.add_spike_source("in/put", 2, [[5.0], []])
+    net.add_lif("a/b", 2, tau_mem=10.0, tau_syn_exc=4.0, tau_syn_inh=6.0, tau_refrac=2.0, i_offset=0.2)
+    pairs = np.array([[0, 1], [0, 1], [1, 0]])  # an excitatory and an inhibitory synapse on one pair
+    net.connect("in/put", "a/b", FromList(pairs), weight=[0.5, -0.3, 0.4], receptor="auto", name="x/y")
+    net.record.spikes = ["a/b"]
+    path = tmp_path / "odd.nir"
+    write_nir(net, path)
+    back, _ = import_nir(path)
+    a, b = validate(net), validate(back)
+    assert len(b.synapses) == 3 and sorted(b.synapses.weight) == pytest.approx(sorted(a.synapses.weight), rel=1e-12)
+    assert sorted(b.synapses.receptor) == sorted(a.synapses.receptor)
+    assert b.record_spikes == ["a_b"]
+    slow, _ = import_nir(path, time_scale=2.0)  # everything in time doubles, potentials stay
+    s = validate(slow)
+    np.testing.assert_allclose(s.params.tau_mem, 2 * a.params.tau_mem, rtol=1e-12)
+    np.testing.assert_allclose(s.params.tau_refrac, 2 * a.params.tau_refrac, rtol=1e-12)
+    np.testing.assert_allclose(s.params.v_inf(), a.params.v_inf(), rtol=1e-12)
+    assert list(s.default_inputs["in_put"].times) == [10.0]
+    with pytest.raises(NirError, match="written by neuroemu in its own units"):
+        import_nir(path, v_scale=2.0)
+
+
+def test_names_that_collide_in_nir_are_refused():
+    net = Network("clash")
+    net.add_spike_source("s", 1)
+    net.add_lif("a/b", 1)
+    net.add_lif("a_b", 1)
+    net.connect("s", "a/b", weight=0.5)
+    with pytest.raises(NirError, match="populations 'a/b', 'a_b' would get the same NIR node name"):
+        to_nir(net)

@@ -295,3 +295,48 @@ def test_li_readout_without_synaptic_filter_follows_its_ode():
     # settled: the filter's charge arrives in full, the leak acting on it from later: relative error
     # tau_s / (tau - tau_s), 2.0 % for tau 15 ms
     np.testing.assert_allclose(v[:, settled], want[:, settled], rtol=0.3 / (15.0 - 0.3) + 1e-3, atol=1e-3 * jump)
+
+
+def test_discrete_cubali_follows_the_euler_update_at_the_step_times():
+    """dt given: I[n+1] = (1 - dt/ts) I[n] + (dt/ts) w_in W s[n], v[n+1] = (1 - dt/tm) v[n] + (dt/tm) r I[n+1]."""
+    dt, tm, ts = 1e-4, np.array([1e-3, 2e-3]), np.array([5e-4, 3e-4])
+    r, w_in = tm / dt, ts / dt
+    w = np.array([[0.4, 0.1], [0.2, 0.3]])
+    g = nir.NIRGraph(nodes={"input": nir.Input(np.array([2])), "w": nir.Linear(w),
+                            "li": nir.CubaLI(tau_syn=ts, tau_mem=tm, r=r, v_leak=np.zeros(2), w_in=w_in),
+                            "output": nir.Output(np.array([2]))},
+                     edges=[("input", "w"), ("w", "li"), ("li", "output")])
+    ts_scale = 10.0  # 1 step = 1 ms biological
+    ir, report = compile_nir(g, "ideal", dt=dt, time_scale=ts_scale, v_scale=3.0)
+    steps = {0: [3, 4, 12], 1: [5, 6, 7, 20]}
+    x = np.zeros((40, 2))
+    for j, ns in steps.items():
+        x[ns, j] = 1.0
+    i, v, want = np.zeros(2), np.zeros(2), [np.zeros(2)]
+    for n in range(39):
+        i = i + dt / ts * (-i + w_in * (w @ x[n]))
+        v = v + dt / tm * (-v + r * i)
+        want.append(v)
+    want = np.array(want).T
+    trains = SpikeTrains.from_lists([[n * dt * 1000 * ts_scale for n in steps[j]] for j in range(2)], n_neurons=2)
+    c = report.convention
+    be = EmulatorBackend()
+    res = be.run(ir, {"input": trains}, duration=40.0, state=be.initial_state(ir, v_mV=np.full(2, c.v_offset)))
+    k = np.rint(res.traces.times_ms / (dt * 1000 * ts_scale)).astype(int)
+    on_step = np.isclose(res.traces.times_ms, k * dt * 1000 * ts_scale) & (k < 40)
+    got = (res.traces.v_mV[0][:, on_step] - c.v_offset) / c.v_scale
+    assert np.max(np.abs(want)) > 1.0
+    # exact up to the emulator's event integration (< 6e-4 of one input's charge per input)
+    np.testing.assert_allclose(got, want[:, k[on_step]], atol=2e-3 * np.max(np.abs(want)))
+
+
+def test_nested_edge_to_a_missing_node_is_named():
+    inner = nir.NIRGraph(nodes={"in": nir.Input(np.array([2])), "lin": nir.Linear(W[:2]), "out": nir.Output(np.array([2]))},
+                         edges=[("in", "lin"), ("lin", "out")])
+    g = nir.NIRGraph(nodes={"input": nir.Input(np.array([2])), "sub": inner,
+                            "li": nir.LI(tau=np.full(2, 0.01), r=np.ones(2), v_leak=np.zeros(2)),
+                            "output": nir.Output(np.array([2]))},
+                     edges=[("input", "sub"), ("sub", "li"), ("li", "output")])
+    g.edges.append(("sub.nope", "li"))
+    with pytest.raises(NirError, match="NIR edge sub.nope -> li references node 'sub.nope'"):
+        from_nir(g)
