@@ -53,7 +53,6 @@ class Result:
     traces: Traces | None = None
     info_json: str = "{}"  # backend options, imperfections on/off, chip seed, ...
     created_by: str = ""
-    t_start_ms: float = 0.0  # a run continued from a state covers [t_start_ms, t_start_ms + duration_ms]
     #: where the run stopped (a backend's :class:`~neuroemu.backends.base.RunState`): pass it as
     #: ``run(..., state=result.state)`` to continue; not written to files
     state: Any = field(default=None, repr=False, compare=False, metadata={"serialize": False})

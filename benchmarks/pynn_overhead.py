@@ -11,10 +11,10 @@ Cython compilation: "compile excluded"), then the best of ``--repeats`` round-ro
 
 * ``pyNN.brian2`` -- the same script on PyNN's Brian2 backend (timestep 0.1 ms).
 * ``neuroemu.pynn`` -- the same script on the emulated bss2 chip 0 (mismatch and noise on;
-  ``setup(timestep=...)`` also sets the emulator's integration step: 0.1 ms biological is
-  0.1 µs on the chip, 0.5 ms is the bss2 config's own step).
+  the emulator's own step rule, shortened to divide the time step: 0.1 ms biological is 0.1 µs
+  on the chip; at 0.5 ms the chip's shortest effective time constant asks for 0.25 µs).
 * ``native`` -- the same network through neuroemu's own API (Network, compile_network,
-  EmulatorBackend.run) at the same integration step: what the PyNN layer adds is the ratio.
+  EmulatorBackend(grid_us=...).run), the same step rule: what the PyNN layer adds is the ratio.
 
 Goals: neuroemu.pynn >= 20x faster than pyNN.brian2 on the same script; the PyNN layer adds
 <= 20 % over the native API.
@@ -56,7 +56,7 @@ def pynn_w1(sim, timestep: float, neo: bool = False, **setup) -> int:
     return n
 
 
-def native_w1(dt_us: float) -> int:
+def native_w1(grid_us: float) -> int:
     """The same network with neuroemu's own API (description, compile, emulator run)."""
     from neuroemu.backends.emulator import EmulatorBackend
     from neuroemu.compiler import compile_network
@@ -73,7 +73,7 @@ def native_w1(dt_us: float) -> int:
     ir = compile_network(net, "bss2")
     inputs = {"exc_sources": SpikeTrains.poisson(205, 20.0, DURATION, 1, seed=1),
               "inh_sources": SpikeTrains.poisson(51, 20.0, DURATION, 1, seed=2)}
-    res = EmulatorBackend(chip=0, dt_us=dt_us).run(ir, inputs, duration=DURATION, seed=0)
+    res = EmulatorBackend(chip=0, grid_us=grid_us).run(ir, inputs, duration=DURATION, seed=0)
     return len(res.spikes("neurons"))
 
 
@@ -87,9 +87,9 @@ def main() -> None:
     variants = {
         "neuroemu.pynn, emulator bss2, timestep 0.1 ms": lambda: pynn_w1(neuroemu.pynn, 0.1),
         "neuroemu.pynn, timestep 0.1 ms, + neo data": lambda: pynn_w1(neuroemu.pynn, 0.1, neo=True),
-        "native API, emulator bss2, dt 0.1 us": lambda: native_w1(0.1),
+        "native API, emulator bss2, grid 0.1 us": lambda: native_w1(0.1),
         "neuroemu.pynn, emulator bss2, timestep 0.5 ms": lambda: pynn_w1(neuroemu.pynn, 0.5),
-        "native API, emulator bss2, dt 0.5 us": lambda: native_w1(0.5),
+        "native API, emulator bss2, grid 0.5 us": lambda: native_w1(0.5),
     }
     if not args.skip_brian2:
         import pyNN.brian2
@@ -109,7 +109,7 @@ def main() -> None:
         print(f"  {label:<50} {wall * 1000:9.1f} ms  ({spikes[label]} spikes)")
     for step in ("0.1", "0.5"):
         p = walls[f"neuroemu.pynn, emulator bss2, timestep {step} ms"]
-        n = walls[f"native API, emulator bss2, dt {step} us"]
+        n = walls[f"native API, emulator bss2, grid {step} us"]
         print(f"  PyNN layer over the native API at step {step}: {100 * (p / n - 1):+.0f} %")
     if not args.skip_brian2:
         b2 = walls["pyNN.brian2, timestep 0.1 ms"]

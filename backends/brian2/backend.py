@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
-from neuroemu.errors import BackendError, DelayError
+from neuroemu.errors import BackendError
 from neuroemu.ir.model import IR, NeuronParams
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,6 +54,7 @@ from neuroemu.backends.brian2.inputs import (
     STEP_EPS, InputEvents, SourceDelays, add_delayed, gather_events, in_flight, layout_channels, source_delays,
     spike_table, step_rank,
 )
+from neuroemu.compiler.translate import refuse_delays
 from neuroemu.backends.brian2.network import STATE_VARIABLES, Brian2Network, NetworkSpec
 from neuroemu.backends.brian2.state import Brian2State
 from neuroemu.backends.result import Result, node_traces, split_populations
@@ -216,11 +217,8 @@ class Brian2Backend(Backend):
         params, w, dead = self.parameters(ir)
         net = ir.network
         syn = net.synapses
-        if self.mode == "chip-replay" and np.any(syn.delay > 0):
-            proj = net.projections[int(syn.projection[np.argmax(syn.delay > 0)])]
-            raise DelayError(
-                f"projection '{proj.name}' has a synaptic delay ({float(syn.delay.max()):g} ms): the emulated chip has "
-                "none, so chip-replay cannot run it (modes ideal and as-deployed realise delays)")
+        if self.mode == "chip-replay":
+            refuse_delays(net, "the emulated chip that chip-replay replays", "modes ideal and as-deployed realise delays")
         post = net.lif_index()[syn.post].astype(np.int64)
         lif_delay = np.where(net.lif_index()[syn.pre] >= 0, syn.delay, 0.0)  # input delays: in the channel times
         r = sd.replay_syn  # copies of the delayed LIF->LIF synapses, fed with the spikes a run left in flight
@@ -376,7 +374,7 @@ class Brian2Backend(Backend):
                               f"dt were not delivered through their delayed synapses (see backends/brian2/network.py)",
                               RuntimeWarning, stacklevel=2)
         end_state = Brian2State(backend=self.name, time_ms=float(t_end), seed=int(seed), trials=int(trials), n_lif=n,
-                                dt_ms=self.dt, variables=final, on_grid=abs(t_grid - t_end) <= 1e-9 * max(1.0, t_end),
+                                dt_ms=self.dt, variables=final,
                                 carry_ms=carry[0], carry_node=carry[1], carry_trial=carry[2])
         wall = time.perf_counter() - start
         info = {
@@ -392,7 +390,6 @@ class Brian2Backend(Backend):
             info["imperfections_on"] = self.replay_imperfections().switches(ir.hardware())
         result = self._result(ir, np.concatenate(spike_t), np.concatenate(spike_n), np.concatenate(spike_k), v_mV,
                               times_ms, rec_nodes, duration, trials, seed, wall, info)
-        result.t_start_ms = float(t_start)
         result.state = end_state
         return result
 

@@ -3,7 +3,8 @@
 Model (per LIF neuron, biological units): C dV/dt = -(C/tau_mem)(V - v_rest) + I_exc + I_inh
 + I_offset, dI_x/dt = -I_x/tau_syn_x, I_x jumps by w (nA) per spike; threshold v_thresh, reset
 to v_reset, V clamped for tau_refrac while the currents keep decaying. The constant current
-enters the propagator through ``v_inf = v_rest + I_offset tau_mem / C``, the potential V relaxes
+enters the propagator through ``v_inf = v_rest + I_offset tau_mem / C``
+(:meth:`~neuroemu.ir.model.NeuronParams.v_inf`, a per-neuron constant), the potential V relaxes
 to. Initial V = v_inf, unless a run continues from a state (``initial``: V, currents and
 refractory state of every copy).
 
@@ -86,8 +87,7 @@ tc2 : second
 rs_m : 1
 rs_e : second
 rs_i : second
-v_rest : volt (constant)
-I_offset : amp (constant)
+v_inf : volt (constant)
 v_reset : volt (constant)
 v_thresh : volt (constant)
 C : farad (constant)
@@ -106,7 +106,6 @@ d_i : 1 (constant)
 # one step: free propagation, exact restart inside the step, or clamp; the start state and the
 # span of this step's input events (none yet) are kept for locating a crossing
 _LIF_UPDATE = """
-v_inf = v_rest + I_offset*tau_mem/C
 v_prev = v
 Ie_prev = I_exc
 Ii_prev = I_inh
@@ -142,7 +141,6 @@ _NEWTON_BWD = _BWD + f"x = clip(x + int(sb > 0{_POS})*(vb - v_thresh)/(sb + int(
 _LIF_RESET = """
 tc2 = tc1
 tc1 = tc
-v_inf = v_rest + I_offset*tau_mem/C
 late = int(ref_until > t)
 v_a = v_prev + late*(v_reset - v_prev)
 t_a = clip(ref_until, t, t + dt)
@@ -354,9 +352,9 @@ class Brian2Network:
         dt_s = spec.dt_ms * 1e-3
         rep = lambda x: np.tile(np.asarray(x, float), B)  # noqa: E731  (per LIF -> per copy)
         tm, te, ti = p.tau_mem * 1e-3, p.tau_syn_exc * 1e-3, p.tau_syn_inh * 1e-3  # s
-        v_inf = p.v_rest + p.i_offset * p.tau_mem / p.cm  # mV: where V relaxes to (initial V)
+        v_inf = p.v_inf()  # mV: where V relaxes to (the initial V)
         values = {
-            "v_rest": p.v_rest * 1e-3, "I_offset": p.i_offset * 1e-9, "v_reset": p.v_reset * 1e-3,
+            "v_inf": v_inf * 1e-3, "v_reset": p.v_reset * 1e-3,
             "v_thresh": np.where(spec.dead, np.inf, p.v_thresh * 1e-3), "C": p.cm * 1e-9, "tau_mem": tm,
             "tau_syn_exc": te, "tau_syn_inh": ti, "tau_refrac": p.tau_refrac * 1e-3,
             "p_mm": np.exp(-dt_s / tm), "p_e": _step_kernel(dt_s, tm, te), "p_i": _step_kernel(dt_s, tm, ti),

@@ -18,10 +18,15 @@ class Brian2State(RunState):
 
     dt_ms: float = 0.0
     variables: dict[str, np.ndarray] = field(default_factory=dict)
-    on_grid: bool = True
     carry_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))
     carry_node: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     carry_trial: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @property
+    def on_grid(self) -> bool:
+        """``time_ms`` is a multiple of ``dt_ms`` (only then can a run continue)."""
+        k = round(self.time_ms / self.dt_ms)
+        return abs(k * self.dt_ms - self.time_ms) <= 1e-9 * max(1.0, self.time_ms)
 
     @property
     def v_mV(self) -> np.ndarray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 
 import numba
@@ -16,7 +17,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from neuroemu.errors import BackendError, DelayError
+from neuroemu.compiler.translate import refuse_delays
+from neuroemu.errors import BackendError
 from neuroemu.ir.model import IR
 from neuroemu.spikes import SpikeTrains
 
@@ -30,7 +32,7 @@ from neuroemu.backends.result import Result, node_traces, split_populations
 
 #: step never coarser than this fraction of the shortest time constant: the second-order event
 #: moments then err by at most (0.15)^3 / 6 = 6e-4 of one weight (see dynamics.py)
-DT_PER_TAU = 0.15
+_DT_PER_TAU = 0.15
 #: total spike-buffer entries of one kernel call (all trials)
 _SPIKE_BUFFER = 4_000_000
 
@@ -143,17 +145,21 @@ class EmulatorBackend(Backend):
 
     chip: a chip seed (int) or a :class:`Chip`; calibration: a calibration (object with
     ``codes_for(chip)``) or None for nominal DAC codes; imperfections: see
-    :class:`Imperfections`; dt_us: integration step override (chip µs).
+    :class:`Imperfections`; dt_us: integration step override (chip µs); grid_us: without
+    ``dt_us``, the default step (at most the config's step and ``_DT_PER_TAU`` of the shortest
+    effective time constant) shortened to divide ``grid_us`` (chip µs) into equal parts, so that
+    runs and states fall on that grid (PyNN's time step).
     """
 
     name = "emulator"
 
     def __init__(self, chip: int | Chip = 0, calibration=None, imperfections: Imperfections | None = None,
-                 dt_us: float | None = None):
+                 dt_us: float | None = None, grid_us: float | None = None):
         self.chip = chip
         self.calibration = calibration
         self.imperfections = imperfections or Imperfections()
         self.dt_us = dt_us
+        self.grid_us = grid_us
         self._cache: tuple | None = None
 
     # --- chip and effective network ---------------------------------------------------------
@@ -185,18 +191,13 @@ class EmulatorBackend(Backend):
     def _plan(self, ir: IR) -> "_Plan":
         """Everything a run needs that depends only on the IR and the backend's chip state
         (cached: the same IR runs again without redoing the DAC path and the tables)."""
-        key = (id(ir), ir.provenance.created, repr(self.imperfections), id(self.calibration), self.dt_us)
+        key = (id(ir), ir.provenance.created, repr(self.imperfections), id(self.calibration), self.dt_us, self.grid_us)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         net = ir.network
         syn = net.synapses
-        if np.any(syn.delay > 0):  # the chip's synapses have its fixed latency only
-            i = int(np.argmax(syn.delay > 0))
-            proj = net.projections[int(syn.projection[i])]
-            raise DelayError(
-                f"projection '{proj.name}': synaptic delay {float(syn.delay[i]):g} ms, but the emulated chip has no "
-                "programmable delays (every spike arrives after the chip's fixed latency): leave the delay unset, or run "
-                "it on the brian2 backend in mode ideal or as-deployed")
+        refuse_delays(net, "the emulated chip", "every spike arrives after the chip's fixed latency: leave the delay "
+                      "unset, or run it on the brian2 backend in mode ideal or as-deployed")
         chip = self.chip_for(ir)
         hw = chip.hardware
         eff = effective_network(ir, chip, self.imperfections, self.codes(ir, chip))
@@ -213,7 +214,7 @@ class EmulatorBackend(Backend):
         plan = _Plan(
             ir=ir, chip=chip, hw=hw, eff=eff, imp=self.imperfections.effective(hw), ptr=ptr, tgt=tgt, rec=rec, w=w,
             dense_first=_dense_rows(ptr, tgt, w, rec),
-            dt=self.dt_us or min(hw.timing.dt_us, float(taus.min()) * DT_PER_TAU),
+            dt=self.dt_us or self._default_dt(hw.timing.dt_us, float(taus.min())),
             levels=(levels := _levels(net.n_lif, pre_lif, post)),
             splittable=len(levels) > 1 or not np.any(pre_lif >= 0),
             feeds=np.array([np.isin(np.arange(net.n_nodes), syn.pre[(post >= lo) & (post < hi)])
@@ -242,6 +243,12 @@ class EmulatorBackend(Backend):
             order = _order(ev_trial, ev_time, ticks, ev_node, net.n_nodes, trials)
             ev_time, ev_node, ev_trial = ev_time[order], ev_node[order], ev_trial[order]
         return ev_time, ev_node, np.searchsorted(ev_trial, np.arange(trials + 1)).astype(np.int64)
+
+    def _default_dt(self, config_dt_us: float, shortest_tau_us: float) -> float:
+        dt = min(config_dt_us, shortest_tau_us * _DT_PER_TAU)
+        if self.grid_us:
+            dt = self.grid_us / max(1, math.ceil(self.grid_us / dt - 1e-9))
+        return dt
 
     def initial_state(self, ir: IR, trials: int = 1, seed: int = 0, v_mV=None, time_ms: float = 0.0) -> EmulatorState:
         plan = self._plan(ir)
@@ -375,7 +382,6 @@ class EmulatorBackend(Backend):
         wall = time.perf_counter() - start
         result = self._result(ir, hw, plan.chip, t_ms, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
                               duration, trials, seed, wall, imp, s0)
-        result.t_start_ms = float(t_start)
         result.state = end_state
         return result
 

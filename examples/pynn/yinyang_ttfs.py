@@ -70,10 +70,11 @@ def run(sim, model_path: str | Path = DEFAULT_MODEL, samples: int = 1000, timest
 
 
 def _cli() -> None:
-    from neuroemu.pynn.scripts import script_arguments
+    from neuroemu.pynn.scripts import existing_file, positive_int, script_arguments
 
-    sim, setup, args = script_arguments(__doc__, ("--model", dict(default=str(DEFAULT_MODEL), help="a neuroemu TTFS model file")),
-                                       ("--samples", dict(type=int, default=1000)))
+    sim, setup, args = script_arguments(__doc__, ("--model", dict(default=str(DEFAULT_MODEL), type=existing_file,
+                                                                  help="a neuroemu TTFS model file")),
+                                       ("--samples", dict(type=positive_int, default=1000)))
     result = run(sim, args.model, args.samples, **setup)
     print(f"test accuracy through {args.simulator}: {100 * result['accuracy']:.1f} % ({args.samples} samples)")
 

@@ -32,18 +32,22 @@ def _bio_of_chip(hw: HardwareConfig, kind: str, value: float) -> float:
     return float(hw.bio_voltage_mV(value)) if kind == "voltage" else float(hw.bio_time_ms(value))
 
 
+def refuse_delays(net: LogicalNetwork, what: str, hint: str = "leave delay unset") -> None:
+    """Raise :class:`DelayError` naming the first projection with a synaptic delay (``what``: who
+    has no programmable delays; the error's ``projection`` names it for callers that translate it)."""
+    delayed = np.flatnonzero(net.synapses.delay > 0)
+    if delayed.size:
+        proj = net.projections[int(net.synapses.projection[delayed[0]])]
+        err = DelayError(f"projection '{proj.name}': delay {net.synapses.delay[delayed[0]]:g} ms, but {what} has no "
+                         f"programmable synaptic delays ({hint})")
+        err.projection = proj.name
+        raise err
+
+
 def check_delays(net: LogicalNetwork, hw: HardwareConfig) -> None:
     """Refuse synaptic delays on hardware without programmable delays (DelayError naming the projection)."""
     if not hw.synapses.delays:
-        delayed = np.flatnonzero(net.synapses.delay > 0)
-        if delayed.size:
-            proj = net.projections[int(net.synapses.projection[delayed[0]])]
-            err = DelayError(
-                f"projection '{proj.name}': delay {net.synapses.delay[delayed[0]]} ms, but {hw.name} has no programmable "
-                "synaptic delays (leave delay unset)"
-            )
-            err.projection = proj.name
-            raise err
+        refuse_delays(net, hw.name)
 
 
 def translate(net: LogicalNetwork, placement: Placement, weights: WeightQuantization, hw: HardwareConfig) -> ChipTargets:

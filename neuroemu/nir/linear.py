@@ -68,25 +68,21 @@ def _conv_matrix(weight: np.ndarray, in_shape: tuple[int, ...], stride, padding,
                    for s, p, d, k, st in zip(spatial, pad, dilation, kernel, stride))
     if any(o < 1 for o in out_sp):
         raise NirError(f"NIR node '{name}': kernel {kernel} does not fit input {tuple(in_shape)}")
-    rows, cols, vals = [], [], []
     out_idx = np.indices(out_sp).reshape(nd, -1)  # (nd, positions)
-    for co in range(c_out):
-        g = co // (c_out // groups)
-        for ci_local in range(c_in_g):
-            ci = g * c_in_g + ci_local
-            for koff in np.ndindex(*kernel):
-                w = float(weight[(co, ci_local, *koff)])
-                if w == 0.0:
-                    continue
-                pos = [out_idx[d] * stride[d] - pad[d] + koff[d] * dilation[d] for d in range(nd)]
-                ok = np.ones(out_idx.shape[1], bool)
-                for d in range(nd):
-                    ok &= (pos[d] >= 0) & (pos[d] < spatial[d])
-                src = np.ravel_multi_index((np.full(int(ok.sum()), ci), *(p[ok] for p in pos)), (c_in, *spatial))
-                dst = np.ravel_multi_index((np.full(int(ok.sum()), co), *(o[ok] for o in out_idx)), (c_out, *out_sp))
-                rows.append(dst)
-                cols.append(src)
-                vals.append(np.full(len(src), w))
+    n_pos_out, n_pos_in = int(np.prod(out_sp)), int(np.prod(spatial))
+    # input channel of every (output channel, channel within its group)
+    ci = (np.arange(c_out) // (c_out // groups))[:, None] * c_in_g + np.arange(c_in_g)[None, :]
+    rows, cols, vals = [], [], []
+    for koff in np.ndindex(*kernel):  # per kernel offset, every channel pair and position at once
+        pos = [out_idx[d] * stride[d] - pad[d] + koff[d] * dilation[d] for d in range(nd)]
+        ok = np.all([(q >= 0) & (q < spatial[d]) for d, q in enumerate(pos)], axis=0)
+        src = np.ravel_multi_index([q[ok] for q in pos], spatial)
+        dst = np.ravel_multi_index([o[ok] for o in out_idx], out_sp)
+        w = weight[(slice(None), slice(None), *koff)]  # (c_out, c_in_g)
+        co, k = np.nonzero(w)
+        rows.append((co[:, None] * n_pos_out + dst[None, :]).ravel())
+        cols.append((ci[co, k][:, None] * n_pos_in + src[None, :]).ravel())
+        vals.append(np.repeat(w[co, k], len(dst)))
     n_out, n_in = c_out * int(np.prod(out_sp)), c_in * int(np.prod(spatial))
     if not rows:
         return sp.csr_matrix((n_out, n_in)), (c_out, *out_sp)

@@ -128,21 +128,15 @@ class Convention:
         r = np.asarray(r, float)
         if self.dt is None:
             return r
+        from neuroemu.calibration.measure import kernel_p  # the PSP kernel, vectorized
+
         dt = self.dt
         tm = self.decay_tau(tau_mem, "", "tau_mem")
         ts = self.decay_tau(tau_syn, "", "tau_syn")
-        k = (dt / tm) * np.exp(-dt / tm) * _exprel(dt * (1.0 / tm - 1.0 / ts))
+        k = kernel_p(dt, tm, ts) / tm
         return (dt * r / np.asarray(tau_mem, float)) / k
 
     def input_area(self) -> float:
         """Area of one input spike in NIR's equations: 1 (Dirac delta) or ``dt`` (one step of value 1)."""
         return 1.0 if self.dt is None else float(self.dt)
 
-
-def _exprel(x: np.ndarray) -> np.ndarray:
-    """(e^x - 1) / x, 1 at x = 0."""
-    x = np.asarray(x, float)
-    out = np.ones_like(x)
-    nz = np.abs(x) > 1e-12
-    out[nz] = np.expm1(x[nz]) / x[nz]
-    return out

@@ -9,6 +9,7 @@ from pyNN import common
 from pyNN.common.control import DEFAULT_MIN_DELAY
 from pyNN.recording import get_io
 
+from neuroemu.backends.brian2.backend import MODES
 from neuroemu.ir.io import save_ir as _save_ir
 from neuroemu.pynn import simulator
 from neuroemu.pynn.exceptions import InvalidParameterValueError
@@ -18,7 +19,6 @@ from neuroemu.pynn.simulator import CHIP_LATENCY_MS, Settings
 logger = logging.getLogger("neuroemu.pynn")
 
 BACKENDS = ("emulator", "brian2")
-MODES = ("ideal", "as-deployed", "chip-replay")
 
 
 def setup(timestep: float | None = None, min_delay=DEFAULT_MIN_DELAY, *, hardware: str = "bss2", chip: int = 0,

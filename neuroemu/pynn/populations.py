@@ -184,6 +184,7 @@ class Population(_ParameterAccess, common.Population):
             state.recorders.discard(self.recorder)  # nothing half-built stays registered
             raise
         self._initial = {name: np.zeros(self.size) for name in self.celltype.default_initial_values}
+        self._v_changed = np.zeros(self.size, bool)  # initialize(v=...) after a run, not yet applied
         self.all_cells = np.array([simulator.ID(i) for i in range(state.id_counter, state.id_counter + self.size)],
                                   dtype=simulator.ID)
         self._mask_local = np.ones(self.size, bool)

@@ -18,8 +18,8 @@ from types import ModuleType
 from typing import Any
 
 _SETUP = {
-    "--backend": dict(help="neuroemu.pynn: emulator (default) or brian2"),
-    "--mode": dict(help="neuroemu.pynn, brian2 backend: ideal, as-deployed or chip-replay"),
+    "--backend": dict(choices=["emulator", "brian2"], help="neuroemu.pynn: emulator (default) or brian2"),
+    "--mode": dict(choices=["ideal", "as-deployed", "chip-replay"], help="neuroemu.pynn, brian2 backend"),
     "--hardware": dict(help="neuroemu.pynn: hardware config name or YAML (default bss2)"),
     "--chip": dict(type=int, help="neuroemu.pynn: chip seed (default 0)"),
     "--calibration": dict(help="neuroemu.pynn: a calibration file of the chip, or 'auto'"),
@@ -38,4 +38,36 @@ def script_arguments(description: str | None, *extra: tuple[str, dict[str, Any]]
     setup = {flag[2:]: getattr(args, flag[2:]) for flag in _SETUP if getattr(args, flag[2:]) is not None}
     if setup and args.simulator != "neuroemu.pynn":
         parser.error(f"{', '.join('--' + k for k in setup)} apply to neuroemu.pynn, not to {args.simulator}")
-    return importlib.import_module(args.simulator), setup, args
+    if args.simulator == "neuroemu.pynn":  # refuse bad options here, not as a traceback from setup()
+        from pyNN import errors
+
+        from neuroemu.pynn.control import _settings
+        from neuroemu.pynn.session import hardware_config
+
+        try:
+            _settings(setup.get("hardware", "bss2"), setup.get("chip", 0), setup.get("backend", "emulator"),
+                      setup.get("mode"), setup.get("calibration"), True, 0)
+            hardware_config(setup.get("hardware", "bss2"))
+        except errors.InvalidParameterValueError as exc:
+            parser.error(str(exc))
+    try:
+        return importlib.import_module(args.simulator), setup, args
+    except ImportError as exc:
+        parser.error(f"--simulator {args.simulator}: cannot import it ({exc})")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def existing_file(text: str) -> str:
+    """An argparse type: a path to an existing file."""
+    import os
+
+    if not os.path.isfile(text):
+        raise argparse.ArgumentTypeError(f"{text} is not a file")
+    return text

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from neuroemu.backends.emulator.backend import DT_PER_TAU
 from neuroemu.compiler import compile_network
 from neuroemu.hardware import HardwareConfig, load_hardware
 from neuroemu.pynn.description import Described, describe
@@ -53,10 +52,8 @@ class Session:
     def restart(self) -> None:
         """Back to t = 0: the next run starts from the initial values."""
         self.run_state = None
-        self._pending_v = False
         for pop in self.state.populations:
-            if hasattr(pop, "_v_changed"):
-                pop._v_changed[:] = False
+            pop._v_changed[:] = False
 
     @property
     def seed(self) -> int:
@@ -132,18 +129,22 @@ class Session:
             described = describe(self.state, injected)
             hw = self.hardware
             software = s.backend == "brian2" and s.mode != "chip-replay"
-            ir = compile_network(described.network, hw, source="neuroemu.pynn", software_delays=software)
-            cal = self._calibration(ir, hw)
-            if cal is not None:
-                ir = compile_network(described.network, hw, source="neuroemu.pynn", calibration=cal)
+            cal = None
+            if s.calibration is not None and s.calibration != "auto":
+                cal = self._calibration(None, hw)  # a file: compile once, with it
+            ir = compile_network(described.network, hw, source="neuroemu.pynn", software_delays=software,
+                                 calibration=cal)
+            if s.calibration == "auto":  # the targets come from the compiled network: compile again with them
+                ir = compile_network(described.network, hw, source="neuroemu.pynn", software_delays=software,
+                                     calibration=self._calibration(ir, hw))
         self._irs[key] = (described, ir)
         if len(self._irs) > _IR_CACHE:
             self._irs.popitem(last=False)
         return described, ir
 
     def _calibration(self, ir, hw):
-        """None, the calibration file of ``setup(calibration=PATH)``, or for ``"auto"`` a
-        calibration of this chip for the network's targets (cached)."""
+        """None, the calibration file of ``setup(calibration=PATH)`` (``ir`` unused), or for
+        ``"auto"`` a calibration of this chip for the targets of ``ir`` (cached)."""
         cal = self.state.settings.calibration
         if cal is None:
             return None
@@ -185,7 +186,7 @@ class Session:
         backend = self.backend()
         hw = ir.hardware()
         if state.settings.backend == "emulator":
-            backend.dt_us = _emulator_dt_us(ir, hw, dt)
+            backend.grid_us = float(hw.chip_time_us(dt))  # its own step, dividing the time step
         with pynn_errors():
             if self.run_state is None:  # the first run of this segment (at t > 0 if only spike sources ran so far)
                 self.run_state = backend.initial_state(ir, 1, self.seed, v_mV=self._initial_v(described, ir),
@@ -194,10 +195,9 @@ class Session:
                 if self.run_state.n_lif < ir.network.n_lif:  # populations created since the last run
                     v = self._initial_v(described, ir)[:, self.run_state.n_lif:]
                     self.run_state = backend.grow_state(ir, self.run_state, v)
-                if self._pending_v:
+                if any(np.any(p._v_changed) for p in self.state.populations):
                     v = self._initial_v(described, ir, only_new=True)
                     self.run_state = backend.set_membrane(ir, self.run_state, v)
-            self._pending_v = False
             record_v = self._record_v_nodes(described)
             inputs = self._inputs(described, ir, a, b)
             result = backend.run(ir, inputs, duration=(b - a) * dt, trials=1, seed=self.seed, record_v=record_v,
@@ -221,11 +221,8 @@ class Session:
 
     def initial_values_changed(self, pop, variable: str, mask) -> None:
         """``initialize()`` was called: after a run it sets the state now (as PyNN's other backends)."""
-        if not hasattr(pop, "_v_changed"):
-            pop._v_changed = np.zeros(pop.size, bool)
         if variable == "v" and self.run_state is not None:
             pop._v_changed[mask] = True
-            self._pending_v = True
 
     def _record_v_nodes(self, described: Described) -> np.ndarray:
         nodes = []
@@ -332,16 +329,6 @@ def hardware_config(name: str) -> HardwareConfig:
         with pynn_errors():
             _HARDWARE[name] = (stamp, load_hardware(name))
     return _HARDWARE[name][1]
-
-
-def _emulator_dt_us(ir, hw: HardwareConfig, timestep_ms: float) -> float:
-    """The emulator's integration step (µs): the time step (chip µs) divided into the fewest
-    equal parts that are no longer than the config's step and the emulator's fraction of the
-    shortest time constant (its own default rule, on the targets)."""
-    t = ir.targets
-    dt_max = min(hw.timing.dt_us, DT_PER_TAU * float(min(t.tau_mem.min(), t.tau_syn_exc.min(), t.tau_syn_inh.min())))
-    step_us = float(hw.chip_time_us(timestep_ms))
-    return step_us / max(1, math.ceil(step_us / dt_max - 1e-9))
 
 
 def poisson_spikes(seed: int, index: int, params: dict[str, np.ndarray], size: int, t_from: float,

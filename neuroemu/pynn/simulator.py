@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from pyNN import common
 
 name = "neuroemu"
@@ -29,9 +30,14 @@ class ID(int, common.IDMixin):
         common.IDMixin.__init__(self)
 
 
+def to_steps(t_ms, dt: float) -> np.ndarray:
+    """The steps of length ``dt`` nearest to the times ``t_ms`` (ms); halves round up (not to even)."""
+    return np.floor(np.asarray(t_ms, float) / dt + 0.5).astype(np.int64)
+
+
 def to_step(t_ms: float, dt: float) -> int:
-    """The step of length ``dt`` nearest to ``t_ms`` (ms); halves round up (not to even)."""
-    return int(math.floor(float(t_ms) / dt + 0.5))
+    """:func:`to_steps` of one time."""
+    return int(to_steps(t_ms, dt))
 
 
 @dataclass
@@ -111,6 +117,10 @@ class State(common.control.BaseState):
 
     def run_until(self, tstop: float) -> None:
         """Advance to ``tstop`` (ms), rounded to the time-step grid."""
+        if not math.isfinite(float(tstop)):
+            from neuroemu.pynn.exceptions import InvalidParameterValueError
+
+            raise InvalidParameterValueError(f"run time must be a finite number of ms, got {tstop}")
         target = to_step(tstop, self.dt)
         if target > self.step:
             self.session.advance(self.step, target)

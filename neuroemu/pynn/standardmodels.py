@@ -117,14 +117,17 @@ class _StepwiseSource(StandardCurrentSource):
     # change_times() -> the times (ms, on the time-step grid) where the current changes
 
     def _check(self) -> None:
-        pass
+        """Every number of the source must be finite (names the source and the parameter)."""
+        for name, value in self._native.items():
+            arr = np.asarray(value, float)
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"{type(self).__name__}: {name} must be finite, got {value!r}")
 
 
 def _on_grid(t: np.ndarray) -> np.ndarray:
     """Times rounded to the simulation's time steps (where the current changes, as in pyNN.brian2;
     halves round up, as :func:`~neuroemu.pynn.simulator.to_step`)."""
-    dt = simulator.state.dt
-    return np.floor(np.asarray(t, float) / dt + 0.5) * dt
+    return simulator.to_steps(t, simulator.state.dt) * simulator.state.dt
 
 
 class DCSource(_StepwiseSource, electrodes.DCSource):
@@ -146,8 +149,9 @@ class StepCurrentSource(_StepwiseSource, electrodes.StepCurrentSource):
     translations = build_translations(("amplitudes", "amplitudes"), ("times", "times"))
 
     def _check(self) -> None:
-        """Refuse negative or unordered times; map them to the time steps, keeping the last
-        amplitude of times that map to the same step (as pyNN.brian2 and pyNN.neuron)."""
+        """Refuse non-finite, negative or unordered times; map them to the time steps, keeping the
+        last amplitude of times that map to the same step (as pyNN.brian2 and pyNN.neuron)."""
+        super()._check()
         times = np.asarray(self._native.get("times", []), float).ravel()
         amps = np.asarray(self._native.get("amplitudes", []), float).ravel()
         if times.shape != amps.shape:

@@ -90,15 +90,10 @@ def class_scores(result, clf: NetworkClassifier, trials: int) -> np.ndarray:
 
 def predictions(scores: np.ndarray) -> np.ndarray:
     """Class per row, -1 where there is no answer (no information or a tie for the best)."""
-    out = np.full(len(scores), -1, np.int64)
-    for k, row in enumerate(scores):
-        if np.all(np.isnan(row)):
-            continue
-        row = np.where(np.isnan(row), -np.inf, row)
-        best = np.flatnonzero(row == row.max())
-        if len(best) == 1 and np.isfinite(row[best[0]]):
-            out[k] = int(best[0])
-    return out
+    s = np.where(np.isnan(scores), -np.inf, np.asarray(scores, float))
+    top = s.max(axis=1, initial=-np.inf)
+    unique = np.sum(s == top[:, None], axis=1) == 1
+    return np.where(unique & np.isfinite(top), np.argmax(s, axis=1), -1).astype(np.int64)
 
 
 def _inputs_for(ir: IR, data: LabeledInputs) -> dict[str, Any]:

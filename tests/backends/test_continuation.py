@@ -148,9 +148,9 @@ def test_emulator_refuses_delays_the_compiler_kept_for_software_modes():
     net.add_lif("n", 1, **P)
     net.connect("s", "n", weight=1.0, receptor="exc", delay=1.5, name="slow")
     ir = compile_network(net, "ideal", software_delays=True)
-    with pytest.raises(BackendError, match="projection 'slow': synaptic delay 1.5 ms, but the emulated chip has no"):
+    with pytest.raises(BackendError, match="projection 'slow': delay 1.5 ms, but the emulated chip has no"):
         EmulatorBackend().run(ir, duration=10.0)
-    with pytest.raises(BackendError, match="projection 'slow' has a synaptic delay .* chip-replay"):
+    with pytest.raises(BackendError, match="projection 'slow': delay 1.5 ms, but the emulated chip that chip-replay"):
         Brian2Backend(mode="chip-replay").run(ir, duration=10.0)
 
 

@@ -221,6 +221,30 @@ def test_membrane_is_recorded_as_the_madc_reads_it_on_bss2():
     assert len(np.unique(np.round(code))) > 20  # the membrane moved
 
 
+def test_madc_readout_is_the_membrane_to_one_code(tmp_path):
+    """The ideal chip with bss2's 10-bit MADC: the recorded membrane is the closed-form relaxation
+    to v_rest + i_offset tau_m / cm, read by a converter of 1 mV (chip) per code, i.e. within
+    one code (0.074 mV biological) of it, and on the code grid."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "hardware_configs" / "ideal.yaml").read_text()
+    text = text.replace("  madc:                    # an ideal membrane readout: exact values (bss2: 10-bit, ~1 mV per LSB)\n"
+                        "    bits: null", "  madc:\n    bits: 10")
+    assert "bits: 10" in text
+    (tmp_path / "ideal_madc.yaml").write_text(text.replace("name: ideal", "name: ideal_madc"))
+    sim.setup(timestep=0.1, hardware=str(tmp_path / "ideal_madc.yaml"))
+    p = sim.Population(1, sim.IF_curr_exp(**{**CELL, "i_offset": 1.2}))  # relaxes from -65 to -53 mV
+    p.record("v")
+    sim.run(40.0)
+    v = np.asarray(p.get_data().segments[0].filter(name="v")[0])[1:, 0]
+    t = np.arange(1, len(v) + 1) * 0.1
+    want = -53.0 + (-65.0 + 53.0) * np.exp(-t / 10.0)
+    lsb = 0.001 / 0.0135  # mV biological per code
+    assert np.max(np.abs(v - want)) <= lsb * (1 + 1e-9)
+    code = ((0.42 + (v + 65.0) * 0.0135) - 0.06) / 0.001
+    np.testing.assert_allclose(code, np.round(code), atol=1e-6)
+
+
 def test_write_data_and_describe(tmp_path):
     sim.setup(hardware="ideal")
     p = sim.Population(2, sim.IF_curr_exp(**{**CELL, "i_offset": 2.0}), label="writer")

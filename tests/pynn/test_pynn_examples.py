@@ -67,6 +67,8 @@ def test_synfire_chain_propagates_strong_packets_only(setup):
 
 
 def test_yinyang_through_pynn_equals_neuroemus_own_deployment():
+    """Two pipelines agree (PyNN's objects -> description vs the model's own network); not an
+    independent reference: the closed-form accuracy of the model is checked in tests/learning."""
     from neuroemu.backends.emulator import EmulatorBackend
     from neuroemu.learning.deploy import compile_model, run_model
     from neuroemu.learning.model import load_model
