@@ -122,6 +122,12 @@ class SpikeTrains:
         s = slice(b[k], b[k + 1])
         return SpikeTrains(self.times[s], self.neuron[s], np.zeros(b[k + 1] - b[k], np.int32), self.n_neurons, 1)
 
+    def trials(self, start: int, stop: int) -> "SpikeTrains":
+        """Trials ``start .. stop - 1`` as trials ``0 .. stop - start - 1``."""
+        b = self.trial_bounds()
+        s = slice(b[start], b[min(stop, self.n_trials)])
+        return SpikeTrains(self.times[s], self.neuron[s], self.trial[s] - start, self.n_neurons, stop - start)
+
     def repeat_trials(self, n_trials: int) -> "SpikeTrains":
         """Broadcast a single-trial train to ``n_trials`` identical trials."""
         if self.n_trials == n_trials:

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from neuroemu.cli import main
-from neuroemu.cli.nir_commands import nir_kwargs, nir_options
+from neuroemu.cli.options import nir_kwargs, nir_options
 from neuroemu.cli.output import emit, json_option
 from neuroemu.compiler import compile_network, resource_report
 from neuroemu.compiler.report import format_resource_report

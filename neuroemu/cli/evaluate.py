@@ -7,7 +7,7 @@ import click
 import numpy as np
 
 from neuroemu.cli import main
-from neuroemu.cli.nir_commands import nir_kwargs, nir_options
+from neuroemu.cli.options import nir_kwargs, nir_options, readout_options, refuse_without_data
 from neuroemu.cli.output import emit, json_option
 from neuroemu.errors import NeuroemuError
 
@@ -60,21 +60,20 @@ def _evaluate_network(target, data_path, backend, chip, hardware, calibration, m
     """``evaluate NET --data DATA.h5``: a network classifier (NIR graph, description or IR)."""
     import time
 
+    from neuroemu.cli.run import make_backend
     from neuroemu.nir.data import read_labeled_inputs
-    from neuroemu.studies.classify import evaluate_network, load_classifier
+    from neuroemu.plotting.figure import check_path
+    from neuroemu.studies.classify import evaluate_network, load_classifier, target_kind
 
     if backend == "software":
         raise NeuroemuError("--backend software evaluates TTFS models (their closed form); a network runs on emulator "
                             "or brian2")
-    from neuroemu.studies.classify import target_kind
-
-    if target_kind(target) == "ir":
-        from neuroemu.ir import load_ir
-
-        if calibration or hardware_given:
-            raise NeuroemuError(f"{target} is compiled already (for {load_ir(target).hardware().name}): --hardware and "
-                                "--calibration apply when compiling a NIR graph or a description")
-        hardware = load_ir(target).hardware().name
+    if plot:
+        check_path(plot)  # before the runs, not after them
+    is_ir = target_kind(target) == "ir"
+    if is_ir and (calibration or hardware_given):
+        raise NeuroemuError(f"{target} is a compiled IR: --hardware and --calibration apply when compiling a NIR graph "
+                            "or a description")
     cal = None
     if calibration:
         from neuroemu.calibration import load_calibration
@@ -84,7 +83,8 @@ def _evaluate_network(target, data_path, backend, chip, hardware, calibration, m
     if samples is not None:
         data = data.head(samples)
     clf, report = load_classifier(target, hardware, nir_kw, output, readout, calibration=cal)
-    from neuroemu.cli.run import make_backend
+    if is_ir:
+        hardware = clf.ir.hardware().name  # what it was compiled for
 
     start = time.perf_counter()
     ev = evaluate_network(clf, make_backend(backend, chip, mode), data, duration, seed=seed)
@@ -118,16 +118,7 @@ def _evaluate_network(target, data_path, backend, chip, hardware, calibration, m
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Noise seed of the runs.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Confusion matrix plot (.png/.pdf).")
 @click.option("--raster", type=click.Path(dir_okay=False), default=None, help="Spike rasters of example samples.")
-@click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
-              help="Labelled inputs (DATA.h5: NIR event data or a neuroemu spikes file, with 'labels') for a network "
-                   "MODEL: a NIR graph, a network description (YAML) or a compiled IR.")
-@click.option("--readout", type=click.Choice(["count", "first-spike", "max-v"]), default=None,
-              help="With --data: class = most spikes, earliest spike, or highest membrane (CubaLI/LI readout layer) "
-                   "[default: max-v for a readout layer, else count].")
-@click.option("--output-layer", default=None, help="With --data: the population that reads out the class "
-                                                   "[default: the one feeding the NIR Output, else the last].")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="With --data: run length per sample, biological ms [default: the data's t_max].")
+@readout_options
 @nir_options
 @json_option
 def evaluate_cmd(model_path, backend, chip, hardware, calibration, calibrate_chip, mode, split, samples, seed, plot,
@@ -138,12 +129,9 @@ def evaluate_cmd(model_path, backend, chip, hardware, calibration, calibrate_chi
     import dataclasses
     import time
 
-    network_only = {"--readout": readout, "--output-layer": output_layer, "--duration": duration,
-                    "--time-scale": time_scale, "--dt": dt, "--v-scale": v_scale, "--v-offset": v_offset}
     if data_path is None:
-        given = [k for k, v in network_only.items() if v is not None]
-        if given:
-            raise NeuroemuError(f"{', '.join(given)} need --data (a network classifier)")
+        refuse_without_data(readout=readout, output_layer=output_layer, duration=duration, time_scale=time_scale,
+                            dt=dt, v_scale=v_scale, v_offset=v_offset)
     else:
         if calibrate_chip:
             raise NeuroemuError("--calibrate applies to TTFS models; give a calibration file with --calibration")

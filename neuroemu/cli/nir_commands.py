@@ -1,69 +1,14 @@
-"""``neuroemu import GRAPH.nir -o NET.yaml`` and ``neuroemu export NET_OR_MODEL -o GRAPH.nir``;
-the NIR options every command that takes a network description shares (``compile``, ``evaluate``,
-``robustness``)."""
+"""``neuroemu import GRAPH.nir -o NET.yaml`` and ``neuroemu export NET_OR_MODEL -o GRAPH.nir``."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
-
 import click
 
 from neuroemu.cli import main
+from neuroemu.cli.options import nir_kwargs, nir_options
 from neuroemu.cli.output import emit, json_option
+from neuroemu.nir.graph import is_nir_file
 from neuroemu.errors import NeuroemuError
-
-
-def is_nir_file(path: str | Path) -> bool:
-    """A NIR graph file: ``.nir``, or HDF5 with NIR's ``node`` group and no neuroemu header."""
-    path = Path(path)
-    if path.suffix == ".nir":
-        return True
-    try:
-        import h5py
-
-        with h5py.File(path, "r") as f:
-            return "node" in f and "neuroemu_kind" not in f.attrs
-    except OSError:
-        return False
-
-
-def _v_scale(value: str | None) -> float | str | None:
-    if value is None or value == "auto":
-        return value
-    try:
-        return float(value)
-    except ValueError:
-        raise NeuroemuError(f"--v-scale must be a number (mV per NIR unit) or 'auto', got {value!r}") from None
-
-
-def nir_options(f: Callable) -> Callable:
-    """--time-scale, --dt, --v-scale, --v-offset (for NIR graphs only)."""
-    options = [
-        click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=None,
-                     help="NIR graphs: biological ms per NIR ms (1 s of NIR time = 1000 x this ms) [default 1]."),
-        click.option("--dt", type=click.FloatRange(min=0, min_open=True), default=None,
-                     help="NIR graphs: the time step (s) of a discrete-time export (snnTorch, Norse, Lava, Rockpool "
-                          "write r = tau_mem/dt, w_in = tau_syn/dt); without it the continuous model is imported."),
-        click.option("--v-scale", default=None, metavar="MV|auto",
-                     help="NIR graphs: mV per NIR voltage unit [default auto: the largest threshold-to-leak distance "
-                          "at 15 mV, less where the graph's potentials would leave the chip's ranges]."),
-        click.option("--v-offset", type=float, default=None, help="NIR graphs: mV of NIR's v = 0 (with --v-scale)."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
-
-
-def nir_kwargs(path: str, time_scale, dt, v_scale, v_offset) -> dict[str, Any]:
-    """The import options for ``path``; refuses them for a file that is not a NIR graph."""
-    given = {k: v for k, v in (("--time-scale", time_scale), ("--dt", dt), ("--v-scale", v_scale),
-                               ("--v-offset", v_offset)) if v is not None}
-    if not is_nir_file(path):
-        if given:
-            raise NeuroemuError(f"{', '.join(given)} apply to NIR graphs only; {path} is not one")
-        return {}
-    return {"time_scale": 1.0 if time_scale is None else float(time_scale), "dt": dt, "v_scale": _v_scale(v_scale),
-            "v_offset": v_offset}
 
 
 @main.command("import")

@@ -6,8 +6,7 @@ from typing import Any
 import click
 
 from neuroemu.cli import main
-from neuroemu.cli.nir_commands import nir_kwargs, nir_options
-from neuroemu.cli.options import parse_vary
+from neuroemu.cli.options import nir_kwargs, nir_options, parse_vary, readout_options, refuse_without_data
 from neuroemu.cli.output import emit, json_option
 from neuroemu.errors import NeuroemuError
 from neuroemu.studies.knobs import KNOBS
@@ -66,13 +65,7 @@ def _render(rep: dict[str, Any]) -> str:
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="LocalCluster workers (default: cores).")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Accuracy vs knob plot (.png/.pdf).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-@click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
-              help="Labelled inputs (DATA.h5) for a network MODEL: a NIR graph or a network description (YAML).")
-@click.option("--readout", type=click.Choice(["count", "first-spike", "max-v"]), default=None,
-              help="With --data: how the output layer gives the class (see `neuroemu evaluate --help`).")
-@click.option("--output-layer", default=None, help="With --data: the population that reads out the class.")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="With --data: run length per sample, biological ms [default: the data's t_max].")
+@readout_options
 @nir_options
 @json_option
 def robustness_cmd(model, backend, vary, chips, first_chip, base, hardware, recalibrate, retrain, retrain_epochs,
@@ -100,11 +93,8 @@ def robustness_cmd(model, backend, vary, chips, first_chip, base, hardware, reca
         soft = spec.settings["software_accuracy"] = ideal_accuracy(spec.settings)
         reference = "ideal chip"
     else:
-        given = [k for k, v in (("--readout", readout), ("--output-layer", output_layer), ("--duration", duration),
-                                ("--time-scale", time_scale), ("--dt", dt), ("--v-scale", v_scale),
-                                ("--v-offset", v_offset)) if v is not None]
-        if given:
-            raise NeuroemuError(f"{', '.join(given)} need --data (a network classifier)")
+        refuse_without_data(readout=readout, output_layer=output_layer, duration=duration, time_scale=time_scale,
+                            dt=dt, v_scale=v_scale, v_offset=v_offset)
         spec = build_spec(model, axes, chip_list, backend=backend, base=base,
                           hardware=hardware, recalibrate=recalibrate, retrain_epochs=retrain_epochs if retrain else 0,
                           samples=samples, seed=seed)
@@ -113,7 +103,8 @@ def robustness_cmd(model, backend, vary, chips, first_chip, base, hardware, reca
     rows = aggregate(spec, records, fields=["accuracy"])
     for p, row in enumerate(rows):
         row["accuracy_per_chip"] = [records[(p, c)]["accuracy"] for c in spec.chips if (p, c) in records]
-    rep = {"model": model, "backend": backend, "hardware": hardware, "base": base, "samples": samples,
+    rep = {"model": model, "backend": backend, "hardware": hardware, "base": base,
+           "samples": int(spec.settings["samples"]),
            "reference": reference,
            "chips": spec.chips, "axes": [a for a, _ in axes], "software_accuracy": soft, "table": rows,
            "output": output}

@@ -11,7 +11,7 @@ import neuroemu
 from neuroemu.compiler.place import place
 from neuroemu.compiler.quantize import quantize
 from neuroemu.compiler.report import resource_report
-from neuroemu.compiler.translate import check_delays, translate
+from neuroemu.compiler.translate import check_delays, neuron_targets, translate
 from neuroemu.compiler.validate import validate
 from neuroemu.hardware import HardwareConfig, load_hardware
 from neuroemu.ir.model import IR, Provenance
@@ -35,6 +35,7 @@ def compile_network(net: Network, hardware: HardwareConfig | str, *, source: str
     if not software_delays:
         check_delays(logical, hw)
     placement = place(logical, hw)
+    neuron_targets(logical, hw)  # parameter ranges before weights: a time constant out of range is the first thing to fix
     fixed_scales = None
     if calibration is not None:
         calibration.check_hardware(hw)

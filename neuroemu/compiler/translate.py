@@ -50,8 +50,10 @@ def check_delays(net: LogicalNetwork, hw: HardwareConfig) -> None:
         refuse_delays(net, hw.name)
 
 
-def translate(net: LogicalNetwork, placement: Placement, weights: WeightQuantization, hw: HardwareConfig) -> ChipTargets:
-    """Chip targets for every LIF neuron. Raises RangeError for unrealisable values."""
+def neuron_targets(net: LogicalNetwork, hw: HardwareConfig) -> dict[str, np.ndarray]:
+    """The neuron parameters in chip units (chip parameter -> per-LIF values). Raises RangeError
+    for a value outside the range the chip can be calibrated to (before the weights are
+    quantized: a time constant or potential is the first thing to fix)."""
     lif_pops = net.lif_populations()
     pop_of_lif = np.repeat(np.arange(len(lif_pops)), [p.size for p in lif_pops])
     values: dict[str, np.ndarray] = {}
@@ -71,12 +73,23 @@ def translate(net: LogicalNetwork, placement: Placement, weights: WeightQuantiza
                 what = (f"v_rest {p.v_rest[i]:.6g} mV" if p.i_offset[i] == 0 else
                         f"the leak potential v_rest + i_offset*tau_mem/cm = {p.v_rest[i]:.6g} mV + {p.i_offset[i]:.6g} nA x "
                         f"{p.tau_mem[i]:.6g} ms / {p.cm[i]:.6g} nF = {bio[i]:.6g} mV")
-            raise RangeError(
+            err = RangeError(
                 f"population '{pop.name}' neuron {i - pop.lif_first}: {what} is "
                 f"{chip[i]:.6g} {unit_chip} on {hw.name}, outside its range {lo:g}-{hi:g} {unit_chip} "
                 f"({_bio_of_chip(hw, kind, lo):.4g} to {_bio_of_chip(hw, kind, hi):.4g} {unit_bio} biological)"
             )
+            # for callers that translate it (e.g. the NIR importer): what, where, and the range in biological units
+            err.population, err.neuron, err.parameter = pop.name, i - pop.lif_first, bio_name
+            err.value, err.range = float(bio[i]), (_bio_of_chip(hw, kind, lo), _bio_of_chip(hw, kind, hi))
+            raise err
         values[chip_name] = chip
+    return values
+
+
+def translate(net: LogicalNetwork, placement: Placement, weights: WeightQuantization, hw: HardwareConfig) -> ChipTargets:
+    """Chip targets for every LIF neuron. Raises RangeError for unrealisable values."""
+    lif_pops = net.lif_populations()
+    values = neuron_targets(net, hw)
     for rec, name in enumerate(RECEPTORS):
         spec = hw.parameters[f"input_gain_{name}"]
         lo, hi = spec.range

@@ -9,10 +9,10 @@ The unit conventions are in :mod:`neuroemu.nir.units`, the linear nodes in
 from __future__ import annotations
 
 from neuroemu.nir.exporter import to_nir, write_nir
-from neuroemu.nir.fit import check_fit, compile_nir
+from neuroemu.nir.fit import compile_nir
 from neuroemu.nir.graph import NirError, read_graph
 from neuroemu.nir.importer import from_nir, import_nir
 from neuroemu.nir.report import ImportReport
 from neuroemu.nir.units import Convention
 
-__all__ = ["Convention", "ImportReport", "NirError", "check_fit", "compile_nir", "from_nir", "import_nir", "read_graph", "to_nir", "write_nir"]
+__all__ = ["Convention", "ImportReport", "NirError", "compile_nir", "from_nir", "import_nir", "read_graph", "to_nir", "write_nir"]

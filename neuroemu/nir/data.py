@@ -39,22 +39,17 @@ class LabeledInputs:
     def head(self, n: int) -> "LabeledInputs":
         """The first ``n`` samples."""
         n = min(int(n), len(self))
-        inputs = {k: _first_trials(v, n) for k, v in self.inputs.items()}
-        return LabeledInputs(inputs, self.labels[:n].copy(), self.duration_ms)
-
-
-def _first_trials(s: SpikeTrains, n: int) -> SpikeTrains:
-    keep = s.trial < n
-    return SpikeTrains(s.times[keep], s.neuron[keep], s.trial[keep], s.n_neurons, n)
+        return LabeledInputs({k: v.trials(0, n) for k, v in self.inputs.items()}, self.labels[:n].copy(),
+                             self.duration_ms)
 
 
 def _labels(path: Path, f) -> np.ndarray:
     if "labels" not in f:
         raise FileFormatError(f"{path}: no 'labels' dataset (one integer class per sample) beside the inputs")
     labels = np.asarray(f["labels"][()])
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or np.any(labels < 0):
-        raise FileFormatError(f"{path}: 'labels' must be one non-negative integer per sample, got {labels.dtype} "
-                              f"shape {labels.shape}")
+    if labels.ndim != 1 or len(labels) == 0 or not np.issubdtype(labels.dtype, np.integer) or np.any(labels < 0):
+        raise FileFormatError(f"{path}: 'labels' must be one non-negative integer per sample (at least one), got "
+                              f"{labels.dtype} shape {labels.shape}")
     return labels.astype(np.int64)
 
 
@@ -75,6 +70,8 @@ def read_labeled_inputs(path: str | Path, time_scale: float = 1.0) -> LabeledInp
         from neuroemu.backends import load_spikes
 
         inputs = load_spikes(path)
+        if not inputs:
+            raise FileFormatError(f"{path}: no input spike trains")
         for name, s in inputs.items():
             if s.n_trials != len(labels):
                 raise FileFormatError(f"{path}: input '{name}' has {s.n_trials} trials but there are {len(labels)} labels")
@@ -101,13 +98,11 @@ def read_labeled_inputs(path: str | Path, time_scale: float = 1.0) -> LabeledInp
             raise FileFormatError(f"{path}: node '{name}': an event index reaches {int(idx[ok].max())}, but n_neurons is "
                                   f"{ev.n_neurons}")
         trial = np.broadcast_to(np.arange(len(labels))[:, None], idx.shape)[ok]
-        inputs[name] = _trains(1000.0 * time_scale * t[ok], idx[ok], trial, int(ev.n_neurons), len(labels))
+        if np.any(t[ok] < 0):
+            raise FileFormatError(f"{path}: node '{name}' has an event at {float(t[ok].min()):g} s: times must be >= 0")
+        inputs[name] = SpikeTrains(1000.0 * time_scale * t[ok], idx[ok], trial, int(ev.n_neurons), len(labels))
         t_max = max(t_max, float(ev.t_max))
     return LabeledInputs(inputs, labels, 1000.0 * time_scale * t_max)
-
-
-def _trains(t: np.ndarray, neuron: np.ndarray, trial: np.ndarray, n_neurons: int, n_trials: int) -> SpikeTrains:
-    return SpikeTrains(t, neuron, trial, n_neurons, n_trials)  # sorts itself
 
 
 def write_labeled_events(path: str | Path, events: dict[str, tuple[np.ndarray, np.ndarray, int]], labels: np.ndarray,

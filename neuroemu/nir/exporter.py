@@ -105,7 +105,7 @@ def to_nir(obj: Any, weights: str = "described") -> "Any":
     first_node = {pop.name: pop.first for pop in net.populations}
     pops = {pop.name: pop for pop in net.populations}
     syn = net.synapses
-    for k, proj in enumerate(net.projections):
+    for proj in net.projections:
         sel = slice(proj.first, proj.first + proj.count)
         pre, post = pops[proj.pre], pops[proj.post]
         rows = syn.post[sel] - first_node[proj.post]
@@ -127,14 +127,14 @@ def to_nir(obj: Any, weights: str = "described") -> "Any":
             nodes[lname] = nir.Linear(weight=matrix)
             edges.append((node_of[proj.pre], lname))
             if np.any(delays[mine] > 0):
-                per_target = np.full(post.size, np.nan)
-                for r, d in zip(rows[mine], delays[mine]):
-                    if not np.isnan(per_target[r]) and per_target[r] != d:
-                        raise NirError(f"projection '{proj.name}': synapses onto one neuron have different delays; "
-                                       "NIR's Delay node delays each target once (export one projection per delay)")
-                    per_target[r] = d
+                lo, hi = np.full(post.size, np.inf), np.full(post.size, -np.inf)
+                np.minimum.at(lo, rows[mine], delays[mine])
+                np.maximum.at(hi, rows[mine], delays[mine])
+                if np.any(hi > lo):
+                    raise NirError(f"projection '{proj.name}': synapses onto one neuron have different delays; NIR's "
+                                   "Delay node delays each target once (export one projection per delay)")
                 dname = unique(lname + ".delay")
-                nodes[dname] = nir.Delay(delay=np.nan_to_num(per_target, nan=0.0) / 1000.0)
+                nodes[dname] = nir.Delay(delay=np.where(np.isfinite(lo), lo, 0.0) / 1000.0)
                 edges += [(lname, dname), (dname, node_of[proj.post])]
             else:
                 edges.append((lname, node_of[proj.post]))

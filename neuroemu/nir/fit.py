@@ -1,10 +1,12 @@
-"""Does an imported NIR network fit a chip's parameter ranges, and which ``time_scale`` would?
+"""Compiling an imported NIR graph, with the compiler's refusals said in NIR's terms.
 
-The time constants taken from the file scale with ``time_scale`` (the others stand in for what
-NIR leaves out and sit at the hardware's extremes already). A neuron parameter outside the
-chip's range is an error naming the node, the parameter, its value in the file and in
-biological time, the range, and the interval of ``time_scale`` over which every time
-constant of the graph fits (or that none does).
+The compiler checks the ranges (one place); this module names the NIR node and what would
+make the graph fit. The time constants taken from the file scale with ``time_scale`` (the
+others stand in for what NIR leaves out and sit at the hardware's extremes already): a time
+constant outside the chip's range comes with the interval of ``time_scale`` over which every
+time constant of the graph fits (or that none does); a potential with the ``v_scale`` /
+``v_offset`` advice; a weight beyond the chip's synaptic strength with the ``v_scale`` or
+``time_scale`` that fits; a Delay names its node; a graph too large for the chip says by how much.
 """
 from __future__ import annotations
 
@@ -18,8 +20,10 @@ from neuroemu.network import Network
 from neuroemu.nir.graph import NirError
 from neuroemu.nir.report import ImportReport
 
-_TIME = {"tau_mem": "tau_mem", "tau_syn_exc": "tau_syn_exc", "tau_syn_inh": "tau_syn_inh"}
-_VOLT = {"v_rest": "v_leak", "v_thresh": "v_thresh", "v_reset": "v_reset"}
+_TIME = ("tau_mem", "tau_syn_exc", "tau_syn_inh")
+_NIR_NAME = {"tau_mem": "tau_mem", "tau_syn_exc": "tau_syn", "tau_syn_inh": "tau_syn", "v_thresh": "v_threshold",
+             "v_reset": "v_reset", "v_inf": "the leak potential (v_leak, with any Affine bias)",
+             "v_rest": "the leak potential (v_leak)"}
 
 
 def time_scale_range(net: Network, report: ImportReport, hw: HardwareConfig) -> tuple[float, float]:
@@ -31,59 +35,20 @@ def time_scale_range(net: Network, report: ImportReport, hw: HardwareConfig) -> 
         pop = net.population(pop_name)
         for name in names:
             bio = pop.param(name)
-            lo, hi = (float(hw.bio_time_ms(x)) for x in hw.parameters[_TIME[name]].range)
+            lo, hi = (float(hw.bio_time_ms(x)) for x in hw.parameters[name].range)
             lo_f = max(lo_f, float(np.max(lo / bio)))
             hi_f = min(hi_f, float(np.min(hi / bio)))
     return lo_f, hi_f
 
 
-def check_fit(net: Network, report: ImportReport, hw: HardwareConfig) -> None:
-    """Raise :class:`~neuroemu.nir.NirError` for the first neuron parameter outside ``hw``'s ranges."""
-    ts = report.convention.time_scale
-    lo_f, hi_f = time_scale_range(net, report, hw)
-    if lo_f <= hi_f:
-        fits = f"time_scale from {ts * lo_f:.4g} to {ts * hi_f:.4g} fits every time constant of the graph"
-    else:
-        fits = "no single time_scale fits every time constant of the graph (their spread exceeds the chip's)"
-    for pop_name, names in report.time_constants_from_file.items():
-        pop = net.population(pop_name)
-        for name in names:
-            bio = pop.param(name)
-            lo, hi = (float(hw.bio_time_ms(x)) for x in hw.parameters[_TIME[name]].range)
-            bad = np.flatnonzero((bio < lo * (1 - 1e-9)) | (bio > hi * (1 + 1e-9)))
-            if bad.size:
-                i = int(bad[0])
-                nir_name = {"tau_syn_exc": "tau_syn", "tau_syn_inh": "tau_syn"}.get(name, name)
-                raise NirError(
-                    f"NIR node '{pop_name}' neuron {i}: {nir_name} is {bio[i]:.4g} ms biological at time_scale {ts:g} "
-                    f"({bio[i] / (1000 * ts):.4g} s of NIR time), outside {hw.name}'s range {lo:.4g}-{hi:.4g} ms: {fits}")
-    for pop in net.populations:
-        if pop.kind != "lif":
-            continue
-        for name, chip in _VOLT.items():
-            values = pop.param(name) if name != "v_rest" else pop.param("v_rest") + (
-                pop.param("i_offset") * pop.param("tau_mem") / pop.param("cm"))
-            lo, hi = (float(hw.bio_voltage_mV(x)) for x in hw.parameters[chip].range)
-            bad = np.flatnonzero((values < lo - 1e-9) | (values > hi + 1e-9))
-            if bad.size:
-                i = int(bad[0])
-                what = {"v_rest": "the leak potential (v_leak, with any Affine bias)", "v_thresh": "v_threshold",
-                        "v_reset": "v_reset"}[name]
-                c = report.convention
-                raise NirError(
-                    f"NIR node '{pop.name}' neuron {i}: {what} maps to {values[i]:.4g} mV (V = {c.v_offset:g} mV + "
-                    f"{c.v_scale:g} mV x v), outside {hw.name}'s range {lo:.4g} to {hi:.4g} mV: choose v_scale / "
-                    "v_offset so that the graph's potentials fall inside")
-
-
 def compile_nir(path_or_graph, hardware: HardwareConfig | str = "bss2", time_scale: float = 1.0,
                 dt: float | None = None, calibration=None, **options) -> tuple[IR, ImportReport]:
-    """Import a NIR graph, check it fits ``hardware`` (see :func:`check_fit`) and compile it."""
+    """Import a NIR graph and compile it for ``hardware``; refusals name the NIR node and what
+    would fit (see the module docstring)."""
     from neuroemu.nir.importer import import_nir
 
     hw = hardware if isinstance(hardware, HardwareConfig) else load_hardware(hardware)
     net, report = import_nir(path_or_graph, time_scale, dt, hardware=hw, **options)
-    check_fit(net, report, hw)
     source = str(path_or_graph) if not hasattr(path_or_graph, "nodes") else "NIRGraph"
     try:
         return compile_network(net, hw, source=f"nir: {source}", calibration=calibration), report
@@ -100,18 +65,41 @@ def compile_nir(path_or_graph, hardware: HardwareConfig | str = "bss2", time_sca
         factor = f" The graph's {need} neurons are {need / have:.3g} times the chip's {have} circuits." if need > have else ""
         raise NirError(f"{exc}.{factor}") from None
     except RangeError as exc:
-        excess = getattr(exc, "excess", None)
-        if excess is None:
-            raise
-        c = report.convention
-        filtered = "tau_syn_exc" in report.time_constants_from_file.get(getattr(exc, "population", ""), [])
-        if filtered:  # its synaptic filter comes from the file: slower time, smaller currents
+        raise _in_nir_terms(exc, net, report, hw) from None
+
+
+def _in_nir_terms(exc: RangeError, net: Network, report: ImportReport, hw: HardwareConfig) -> Exception:
+    """The compiler's range error about an imported graph, with the node and what would fit."""
+    c = report.convention
+    parameter = getattr(exc, "parameter", None)
+    if parameter is not None:
+        pop, i, value = exc.population, exc.neuron, exc.value
+        lo, hi = exc.range
+        what = _NIR_NAME.get(parameter, parameter)
+        if parameter in _TIME:
+            if parameter not in report.time_constants_from_file.get(pop, []):
+                return exc  # a stand-in at the hardware's extremes: not the graph's
             lo_f, hi_f = time_scale_range(net, report, hw)
-            longest = f"; the time constants fit up to time_scale {c.time_scale * hi_f:.4g}" if np.isfinite(hi_f) else ""
-            hint = (f"Every synaptic current of an imported graph scales with v_scale / time_scale: v_scale "
-                    f"{c.v_scale / excess:.4g} mV or less (now {c.v_scale:.4g}), or time_scale "
-                    f"{c.time_scale * excess:.4g} or more (now {c.time_scale:g}){longest}")
-        else:  # NIR gives no synaptic filter there: the chip's shortest carries the charge whatever the time scale
-            hint = (f"The currents into this node (no synaptic filter in NIR: the chip's shortest carries each input's "
-                    f"charge) scale with v_scale: v_scale {c.v_scale / excess:.4g} mV or less (now {c.v_scale:.4g})")
-        raise NirError(f"{exc}. {hint}") from None
+            fits = (f"time_scale from {c.time_scale * lo_f:.4g} to {c.time_scale * hi_f:.4g} fits every time "
+                    "constant of the graph" if lo_f <= hi_f else
+                    "no single time_scale fits every time constant of the graph (their spread exceeds the chip's)")
+            return NirError(f"NIR node '{pop}' neuron {i}: {what} is {value:.4g} ms biological at time_scale "
+                            f"{c.time_scale:g} ({value / (1000 * c.time_scale):.4g} s of NIR time), outside {hw.name}'s "
+                            f"range {lo:.4g}-{hi:.4g} ms: {fits}")
+        return NirError(f"NIR node '{pop}' neuron {i}: {what} maps to {value:.4g} mV (V = {c.v_offset:g} mV + "
+                        f"{c.v_scale:g} mV x v), outside {hw.name}'s range {lo:.4g} to {hi:.4g} mV: choose v_scale / "
+                        "v_offset so that the graph's potentials fall inside")
+    excess = getattr(exc, "excess", None)
+    if excess is None:
+        return exc
+    filtered = "tau_syn_exc" in report.time_constants_from_file.get(getattr(exc, "population", ""), [])
+    if filtered:  # its synaptic filter comes from the file: slower time, smaller currents
+        lo_f, hi_f = time_scale_range(net, report, hw)
+        longest = f"; the time constants fit up to time_scale {c.time_scale * hi_f:.4g}" if np.isfinite(hi_f) else ""
+        hint = (f"Every synaptic current of an imported graph scales with v_scale / time_scale: v_scale "
+                f"{c.v_scale / excess:.4g} mV or less (now {c.v_scale:.4g}), or time_scale "
+                f"{c.time_scale * excess:.4g} or more (now {c.time_scale:g}){longest}")
+    else:  # NIR gives no synaptic filter there: the chip's shortest carries the charge whatever the time scale
+        hint = (f"The currents into this node (no synaptic filter in NIR: the chip's shortest carries each input's "
+                f"charge) scale with v_scale: v_scale {c.v_scale / excess:.4g} mV or less (now {c.v_scale:.4g})")
+    return NirError(f"{exc}. {hint}")

@@ -31,9 +31,6 @@ class FlatGraph:
     def predecessors(self, name: str) -> list[str]:
         return [a for a, b in self.edges if b == name]
 
-    def successors(self, name: str) -> list[str]:
-        return [b for a, b in self.edges if a == name]
-
 
 def _file_nodes(path: str | Path) -> list[tuple[str, str, object]]:
     """(flattened name, type, HDF5 group) of every node written in a NIR file (empty if unreadable)."""
@@ -57,6 +54,20 @@ def _file_nodes(path: str | Path) -> list[tuple[str, str, object]]:
     except (OSError, KeyError, TypeError):
         return []
     return out
+
+
+def is_nir_file(path: str | Path) -> bool:
+    """A NIR graph file: ``.nir``, or HDF5 with NIR's ``node`` group and no neuroemu header."""
+    path = Path(path)
+    if path.suffix == ".nir":
+        return True
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            return "node" in f and "neuroemu_kind" not in f.attrs
+    except OSError:
+        return False
 
 
 def read_graph(path: str | Path):

@@ -39,17 +39,20 @@ class NetworkClassifier:
     readout: str
 
     def __post_init__(self) -> None:
-        net = self.ir.network
-        lif = [p.name for p in net.lif_populations()]
-        if self.output not in lif:
-            raise NeuroemuError(f"output layer '{self.output}' is not a LIF population of the network "
-                                f"(LIF populations: {', '.join(lif)})")
+        _check_output(self.ir, self.output)
         if self.readout not in READOUTS:
             raise NeuroemuError(f"unknown readout '{self.readout}' (known: {', '.join(READOUTS)})")
 
     @property
     def n_classes(self) -> int:
         return self.ir.network.population(self.output).size
+
+
+def _check_output(ir: IR, output: str) -> None:
+    lif = [p.name for p in ir.network.lif_populations()]
+    if output not in lif:
+        raise NeuroemuError(f"output layer '{output}' is not a LIF population of the network (LIF populations: "
+                            f"{', '.join(lif)})")
 
 
 def default_output(ir: IR, outputs: Sequence[str] = ()) -> str:
@@ -114,38 +117,29 @@ def evaluate_network(clf: NetworkClassifier, backend, data: LabeledInputs, durat
     duration = float(duration_ms or data.duration_ms or 0.0)
     if not duration > 0:
         raise NeuroemuError("the samples have no length (a spikes file carries no t_max): give --duration (ms)")
-    record = clf.ir.network.population(clf.output).nodes if clf.readout == "max-v" else np.zeros(0, np.int64)
-    pred = np.full(n, -1, np.int64)
-    for start in range(0, n, _BATCH):
-        stop = min(n, start + _BATCH)
-        batch = {k: _trials(v, start, stop) for k, v in inputs.items()}
-        res = backend.run(clf.ir, batch, duration=duration, trials=stop - start,
-                          seed=int(np.random.SeedSequence([seed, start]).generate_state(1)[0] & 0x7FFFFFFF),
-                          record_v=record)
-        pred[start:stop] = predictions(class_scores(res, clf, stop - start))
     labels = data.labels
     if labels.max(initial=0) >= clf.n_classes:
         raise NeuroemuError(f"label {int(labels.max())} but the output layer '{clf.output}' has {clf.n_classes} neurons "
                             "(one per class)")
+    record = clf.ir.network.population(clf.output).nodes if clf.readout == "max-v" else np.zeros(0, np.int64)
+    pred = np.full(n, -1, np.int64)
+    for start in range(0, n, _BATCH):
+        stop = min(n, start + _BATCH)
+        batch = {k: v if v.n_trials == 1 else v.trials(start, stop) for k, v in inputs.items()}
+        res = backend.run(clf.ir, batch, duration=duration, trials=stop - start,
+                          seed=int(np.random.SeedSequence([seed, start]).generate_state(1)[0] & 0x7FFFFFFF),
+                          record_v=record)
+        pred[start:stop] = predictions(class_scores(res, clf, stop - start))
     conf = np.zeros((clf.n_classes, clf.n_classes + 1), np.int64)  # last column: no answer
     np.add.at(conf, (labels, np.where(pred < 0, clf.n_classes, pred)), 1)
     return {"accuracy": float(np.mean(pred == labels)), "predictions": pred, "no_answer": int(np.sum(pred < 0)),
             "confusion": conf}
 
 
-def _trials(s, start: int, stop: int):
-    from neuroemu.spikes import SpikeTrains
-
-    if s.n_trials == 1:
-        return s
-    keep = (s.trial >= start) & (s.trial < stop)
-    return SpikeTrains(s.times[keep], s.neuron[keep], s.trial[keep] - start, s.n_neurons, stop - start)
-
-
 # --- loading what the CLI and the study tasks name -------------------------------------------------
 def target_kind(path: str | Path) -> str:
     """``nir``, ``yaml`` or ``ir`` (a compiled network)."""
-    from neuroemu.cli.nir_commands import is_nir_file
+    from neuroemu.nir.graph import is_nir_file
 
     if is_nir_file(path):
         return "nir"
@@ -182,10 +176,7 @@ def load_classifier(path: str | Path, hardware, nir_options: dict[str, Any], out
 
         ir = load_ir(path)
     out = output or default_output(ir, outputs)
-    lif = [p.name for p in ir.network.lif_populations()]
-    if out not in lif:
-        raise NeuroemuError(f"output layer '{out}' is not a LIF population of the network (LIF populations: "
-                            f"{', '.join(lif)})")
+    _check_output(ir, out)  # before the default readout looks at it
     return NetworkClassifier(ir, out, readout or default_readout(ir, out)), report
 
 
@@ -198,10 +189,10 @@ def study_settings(target: str | Path, data: str | Path, nir_options: dict[str, 
     if kind == "ir":
         raise NeuroemuError(f"{target} is a compiled IR; a robustness study recompiles the network for every grid "
                             "point (weight_bits, ...): give its NIR graph or network description")
-    read_labeled_inputs(data, float(nir_options.get("time_scale", 1.0)))
+    n = len(read_labeled_inputs(data, float(nir_options.get("time_scale", 1.0))))
     return {"target": str(Path(target).resolve()), "target_digest": file_digest(target), "target_kind": kind,
             "nir": {k: v for k, v in nir_options.items() if v is not None}, "data": str(Path(data).resolve()),
-            "data_digest": file_digest(data), "output": output, "readout": readout, "samples": int(samples),
+            "data_digest": file_digest(data), "output": output, "readout": readout, "samples": min(int(samples), n),
             "duration_ms": duration_ms}
 
 
@@ -218,6 +209,8 @@ _COMPILED: dict[tuple, NetworkClassifier] = {}
 def _classifier(settings: dict[str, Any], hw) -> NetworkClassifier:
     key = (settings["target_digest"], hw.content_hash, repr(sorted(settings["nir"].items())))
     if key not in _COMPILED:
+        if len(_COMPILED) >= 4:  # a worker keeps the few settings it is working through
+            _COMPILED.pop(next(iter(_COMPILED)))
         if file_digest(settings["target"]) != settings["target_digest"]:
             raise NeuroemuError(f"{settings['target']} changed since the study started; start a new study")
         _COMPILED[key] = load_classifier(settings["target"], hw, settings["nir"], settings["output"],

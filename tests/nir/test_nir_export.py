@@ -68,9 +68,11 @@ def test_export_states_dynamics_other_simulators_run():
     net = _network()
     g = to_nir(net)
     node = g.nodes["exc"]
-    ln = validate(net)
-    np.testing.assert_allclose(node.v_leak, ln.params.v_inf()[:5], rtol=1e-12)
-    np.testing.assert_allclose(node.tau_mem, ln.params.tau_mem[:5] / 1000.0, rtol=1e-12)
+    exc = net.population("exc")
+    # the leak the bias current amounts to, by hand: v_rest + i_offset tau_mem / cm
+    v_leak = exc.param("v_rest") + exc.param("i_offset") * exc.param("tau_mem") / exc.param("cm")
+    np.testing.assert_allclose(node.v_leak, v_leak, rtol=1e-12)
+    np.testing.assert_allclose(node.tau_mem, exc.param("tau_mem") / 1000.0, rtol=1e-12)
     assert any("tau_syn_inh differs" in w for w in g.metadata["neuroemu"]["warnings"])
 
 
@@ -146,6 +148,13 @@ def test_ir_exports_the_deployed_weights():
                                np.array([ir.network.projections[int(k)].name for k in ir.network.synapses.projection])))],
                                rtol=1e-12)
     assert not np.allclose(sb[3], sa[3])  # 6-bit weights differ from the described ones
+    # and they are 6-bit: per target population and sign at most 63 nonzero magnitudes
+    dep = validate(deployed)
+    pop_of = dep.population_of_node()
+    for p in np.unique(pop_of[dep.synapses.post]):
+        for sign in (1, -1):
+            w = dep.synapses.weight[(pop_of[dep.synapses.post] == p) & (np.sign(dep.synapses.weight) == sign)]
+            assert len(np.unique(np.round(np.abs(w), 12))) <= 63
     with pytest.raises(NirError, match="needs a compiled IR"):
         to_nir(net, weights="deployed")
 

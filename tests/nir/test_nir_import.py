@@ -243,7 +243,7 @@ def test_shape_mismatch_on_an_edge_is_named():
 
 def test_nan_parameter_is_named():
     with pytest.raises(NirError, match="NIR node 'lif' \\(CubaLIF\\): tau_mem contains nan \\(neuron 1\\)"):
-        from_nir(_cuba_graph() if False else nir.NIRGraph(
+        from_nir(nir.NIRGraph(
             nodes={"input": nir.Input(np.array([2])), "w": nir.Linear(W),
                    "lif": nir.CubaLIF(tau_syn=TAU_S, tau_mem=np.array([0.01, np.nan, 0.01]), r=R, v_leak=V_LEAK,
                                       v_threshold=V_TH, v_reset=np.zeros(3), w_in=W_IN),
