@@ -24,23 +24,24 @@ from neuroemu.spikes import SpikeTrains
 
 from neuroemu.backends.base import Backend
 from neuroemu.backends.emulator.chip import Chip
-from neuroemu.backends.emulator.dynamics import simulate
+from neuroemu.backends.emulator.dynamics import event_coefficients, simulate
 from neuroemu.backends.emulator.effective import EffectiveNetwork, effective_network
 from neuroemu.backends.emulator.imperfections import Imperfections
 from neuroemu.backends.emulator.state import EmulatorState
 from neuroemu.backends.result import Result, node_traces, split_populations
 
-#: step never coarser than this fraction of the shortest time constant: the second-order event
-#: moments then err by at most (0.15)^3 / 6 = 6e-4 of one weight (see dynamics.py)
-_DT_PER_TAU = 0.15
+#: step never coarser than this fraction of the shortest time constant: the third-order event
+#: moments around the step's midpoint then err by at most (0.125)^4 / 24 = 1e-5 of one weight
+#: (see dynamics.event_coefficients)
+_DT_PER_TAU = 0.25
 #: total spike-buffer entries of one kernel call (all trials)
 _SPIKE_BUFFER = 4_000_000
 
 
 def _rest(trials: int, n: int) -> dict[str, np.ndarray]:
-    """State arrays of neurons at rest (kernel order: V - leak, currents, refractory end, pending spike)."""
+    """State arrays of neurons at rest (kernel order: V - leak, currents, refractory end)."""
     return {"v": np.zeros((trials, n)), "ie": np.zeros((trials, n)), "ii": np.zeros((trials, n)),
-            "refr": np.full((trials, n), -np.inf), "pend": np.full((trials, n), -np.inf)}
+            "refr": np.full((trials, n), -np.inf)}
 
 
 def _dense_rows(ptr: np.ndarray, tgt: np.ndarray, w: np.ndarray, rec: np.ndarray) -> np.ndarray:
@@ -135,6 +136,7 @@ class _Plan:
     w: np.ndarray
     dense_first: np.ndarray
     dt: float
+    co: np.ndarray  # (16, n_lif) event coefficients for dt (dynamics.event_coefficients)
     levels: list[tuple[int, int]]  # LIF index ranges run one after another (see _levels)
     splittable: bool  # no LIF neuron feeds another of its level: a trial may be split by neurons
     feeds: np.ndarray  # (levels, nodes) bool: the node has synapses onto the level (layered runs only)
@@ -214,7 +216,8 @@ class EmulatorBackend(Backend):
         plan = _Plan(
             ir=ir, chip=chip, hw=hw, eff=eff, imp=self.imperfections.effective(hw), ptr=ptr, tgt=tgt, rec=rec, w=w,
             dense_first=_dense_rows(ptr, tgt, w, rec),
-            dt=self.dt_us or self._default_dt(hw.timing.dt_us, float(taus.min())),
+            dt=(dt := self.dt_us or self._default_dt(hw.timing.dt_us, float(taus.min()))),
+            co=event_coefficients(dt, 1.0 / eff.tau_mem, 1.0 / eff.tau_syn_exc, 1.0 / eff.tau_syn_inh),
             levels=(levels := _levels(net.n_lif, pre_lif, post)),
             splittable=len(levels) > 1 or not np.any(pre_lif >= 0),
             feeds=np.array([np.isin(np.arange(net.n_nodes), syn.pre[(post >= lo) & (post < hi)])
@@ -268,11 +271,10 @@ class EmulatorBackend(Backend):
         leak = plan.eff.v_leak[state.n_lif:state.n_lif + new.shape[1]]
         rest = _rest(state.trials, new.shape[1])
         rest["v"] = np.asarray(plan.hw.chip_voltage_V(new), float) - leak[None, :]
-        old = {"v": state.v_rel, "ie": state.i_exc, "ii": state.i_inh, "refr": state.refractory_until_us,
-               "pend": state.pending_us}
+        old = {"v": state.v_rel, "ie": state.i_exc, "ii": state.i_inh, "refr": state.refractory_until_us}
         grown = {k: np.concatenate([old[k], rest[k]], axis=1) for k in old}
         return dataclasses.replace(state, n_lif=state.n_lif + new.shape[1], v_rel=grown["v"], i_exc=grown["ie"],
-                                   i_inh=grown["ii"], refractory_until_us=grown["refr"], pending_us=grown["pend"],
+                                   i_inh=grown["ii"], refractory_until_us=grown["refr"],
                                    v_leak=np.concatenate([state.v_leak, leak]))
 
     def _state(self, hw, eff: EffectiveNetwork, time_ms: float, seed: int, step: int, dt: float,
@@ -281,7 +283,7 @@ class EmulatorBackend(Backend):
         return EmulatorState(
             backend=self.name, time_ms=float(time_ms), seed=int(seed), trials=int(v.shape[0]), n_lif=int(v.shape[1]),
             voltage=hw.voltage, step=int(step), dt_us=dt, v_rel=v, v_leak=eff.v_leak.copy(), i_exc=arrays["ie"],
-            i_inh=arrays["ii"], refractory_until_us=arrays["refr"], pending_us=arrays["pend"], **dict(late))
+            i_inh=arrays["ii"], refractory_until_us=arrays["refr"], **dict(late))
 
     def set_membrane(self, ir: IR, state: EmulatorState, v_mV: np.ndarray) -> EmulatorState:
         hw = ir.hardware()
@@ -303,7 +305,7 @@ class EmulatorBackend(Backend):
         if not np.array_equal(state.v_leak, plan.eff.v_leak):  # reconfigured: V stays, its reference moves
             v_rel = (state.v_rel + state.v_leak[None, :]) - plan.eff.v_leak[None, :]
         return s0, {"v": v_rel.copy(), "ie": state.i_exc.copy(), "ii": state.i_inh.copy(),
-                    "refr": state.refractory_until_us.copy(), "pend": state.pending_us.copy()}
+                    "refr": state.refractory_until_us.copy()}
 
     def run(self, ir: IR, inputs: Mapping[str, SpikeTrains] | None = None, duration: float = 100.0,
             trials: int = 1, seed: int = 0, record_v: Sequence[int] | None = None,
@@ -313,7 +315,7 @@ class EmulatorBackend(Backend):
         plan = self._plan(ir)
         hw, eff, imp, net = plan.hw, plan.eff, plan.imp, ir.network
         if state is None:  # from rest: the kernel starts every trial there and only writes the end state
-            s0, st = 0, {name: np.empty((trials, net.n_lif)) for name in ("v", "ie", "ii", "refr", "pend")}
+            s0, st = 0, {name: np.empty((trials, net.n_lif)) for name in ("v", "ie", "ii", "refr")}
         else:
             s0, st = self._start(plan, state)
 
@@ -340,7 +342,7 @@ class EmulatorBackend(Backend):
         args_before = (int(seed), eff.v_leak, eff.v_reset, eff.v_thresh, eff.tau_mem, eff.tau_syn_exc, eff.tau_syn_inh,
                        eff.tau_refrac, eff.dead, float(imp["membrane_noise_V"]), float(imp["threshold_jitter_V"]),
                        float(imp["spike_time_jitter_us"]), 0.0 if layered else float(t_res), plan.ptr, plan.tgt,
-                       plan.rec, plan.w, plan.dense_first, net.lif_nodes.astype(np.int64))
+                       plan.rec, plan.w, plan.dense_first, net.lif_nodes.astype(np.int64), plan.co)
         parts_t, parts_n, parts_trial = [], [], []
         if layered:
             ev_trial = np.repeat(np.arange(trials, dtype=np.int32), np.diff(ev_ptr))
@@ -413,7 +415,7 @@ class EmulatorBackend(Backend):
             # its start: from rest (fresh runs) or from a copy of its rows
             backup = None if fresh else {name: arr[todo, lo:hi].copy() for name, arr in st.items()}
             simulate(*args_before, job_trial, job_lo, job_hi, ev_ptr[job_trial], ev_ptr[job_trial + 1], *args_after,
-                     out_time, out_neuron, out_count, tr, st["v"], st["ie"], st["ii"], st["refr"], st["pend"], fresh)
+                     out_time, out_neuron, out_count, tr, st["v"], st["ie"], st["ii"], st["refr"], fresh)
             ok_job = (out_count <= cap).reshape(len(todo), chunks)
             ok = ok_job.all(axis=1)
             if not fresh and not ok.all():

@@ -49,6 +49,10 @@ def kernel_p(h: float, inv_tm: float, inv_ts: float) -> float:
     return em * (-math.expm1(-x)) / d
 
 
+def _kernel_p_py(h: float, inv_tm: float, inv_ts: float) -> float:
+    return kernel_p.py_func(h, inv_tm, inv_ts)
+
+
 @nb.njit(inline="always", cache=True)
 def _hermite_root(f0: float, f1: float, d0h: float, d1h: float, tol: float) -> float:
     """Root in [0, 1] (to ``tol``) of the cubic Hermite interpolant with values f0 < 0 <= f1 and
@@ -96,11 +100,42 @@ def _free(x, v, a, b, inv_tm, inv_te, inv_ti):
     return vx, -vx * inv_tm + ax + bx, ax, bx
 
 
+#: rows of the event-coefficient table (see :func:`event_coefficients`): V from exc, V from
+#: inh, I_exc, I_inh; four Taylor orders each
+_VE, _VI, _IE, _II = 0, 4, 8, 12
+
+
+def event_coefficients(dt: float, inv_tm: np.ndarray, inv_te: np.ndarray, inv_ti: np.ndarray) -> np.ndarray:
+    """Per-neuron coefficients (16, n) of the end-of-step response to an event ``u`` µs before
+    the step end, expanded to third order around the step's midpoint h = dt/2 (d = u - h):
+
+        I(t1) += w e^{-u/tau_s} = w sum_j E_j d^j,   E_j = e^{-h/tau_s} (-1/tau_s)^j / j!
+        V(t1) += w P(u)         = w sum_j P_j d^j,   P_j = P^{(j)}(h) / j!,
+
+    with P the PSP kernel (:func:`kernel_p`), P' = e^{-u/tau_s} - P/tau_m, P'' = -e^{-u/tau_s}/tau_s
+    - P'/tau_m, P''' = e^{-u/tau_s}/tau_s^2 - P''/tau_m. The remainder is below (dt/2)^4 / (24 tau^4)
+    of a weight (tau the shortest time constant): 3e-7 at dt = tau/10, 3e-11 at tau/100."""
+    n = inv_tm.shape[0]
+    h = 0.5 * dt
+    c = np.empty((16, n))
+    for k in range(n):
+        for row_v, row_i, inv_s in ((_VE, _IE, inv_te[k]), (_VI, _II, inv_ti[k])):
+            es = math.exp(-h * inv_s)
+            p0 = _kernel_p_py(h, inv_tm[k], inv_s)
+            p1 = es - p0 * inv_tm[k]
+            p2 = -es * inv_s - p1 * inv_tm[k]
+            p3 = es * inv_s * inv_s - p2 * inv_tm[k]
+            c[row_v:row_v + 4, k] = (p0, p1, p2 / 2.0, p3 / 6.0)
+            c[row_i:row_i + 4, k] = (es, -es * inv_s, es * inv_s * inv_s / 2.0, -es * inv_s ** 3 / 6.0)
+    return c
+
+
 @nb.njit(inline="always", cache=True)
-def _add_scatter(node, u, ptr, tgt, rec, w, v, ie, ii, c2e, c2i, inv_te, inv_ti, ke2, ki2, k_lo):
-    """Add one event of a row with scattered targets, ``u`` µs before the step end, to the
-    end-of-step state of its targets among this job's neurons (second-order moments)."""
-    uu = u * u
+def _add_scatter(node, d, ptr, tgt, rec, w, v, ie, ii, co, k_lo):
+    """Add one event of a row with scattered targets, ``d`` µs after the step's midpoint (d = u - dt/2),
+    to the end-of-step state of its targets among this job's neurons (third-order moments)."""
+    d2 = d * d
+    d3 = d2 * d
     n = v.shape[0]
     for j in range(ptr[node], ptr[node + 1]):
         k = tgt[j] - k_lo
@@ -108,20 +143,20 @@ def _add_scatter(node, u, ptr, tgt, rec, w, v, ie, ii, c2e, c2i, inv_te, inv_ti,
             continue
         wj = w[j]
         if rec[j] == 0:
-            v[k] += wj * (u - uu * c2e[k])
-            ie[k] += wj * (1.0 - u * inv_te[k] + uu * ke2[k])
+            v[k] += wj * (co[_VE, k] + d * co[_VE + 1, k] + d2 * co[_VE + 2, k] + d3 * co[_VE + 3, k])
+            ie[k] += wj * (co[_IE, k] + d * co[_IE + 1, k] + d2 * co[_IE + 2, k] + d3 * co[_IE + 3, k])
         else:
-            v[k] += wj * (u - uu * c2i[k])
-            ii[k] += wj * (1.0 - u * inv_ti[k] + uu * ki2[k])
+            v[k] += wj * (co[_VI, k] + d * co[_VI + 1, k] + d2 * co[_VI + 2, k] + d3 * co[_VI + 3, k])
+            ii[k] += wj * (co[_II, k] + d * co[_II + 1, k] + d2 * co[_II + 2, k] + d3 * co[_II + 3, k])
 
 
 @nb.njit(cache=True)
-def _add_dense(gj, gu, ng, k0, m, w, zero, v, ie, ii, c2e, c2i, inv_te, inv_ti, ke2, ki2, k_lo):
+def _add_dense(gj, gd, ng, k0, m, w, zero, v, ie, ii, co, k_lo):
     """Add ``ng`` (1-4) events of rows that all target the contiguous range [k0, k0 + m), the
-    i-th starting at synapse ``gj[i]``, ``gu[i]`` µs before the step end, to the end-of-step
+    i-th starting at synapse ``gj[i]``, ``gd[i]`` µs after the step's midpoint, to the end-of-step
     state: one branch-free pass over the targets (SIMD) sums the events' moments in registers
-    (a single event has its own cheaper pass; 2-3 events are padded to 4 with zero weights).
-    The receptor of a dense row's synapse is the sign of its weight (exc >= 0, inh <= 0)."""
+    (2-3 events are padded to 4 with zero weights). The receptor of a dense row's synapse is the
+    sign of its weight (exc >= 0, inh <= 0)."""
     n = v.shape[0]
     ks = max(k0, k_lo)
     ke = min(k0 + m, k_lo + n)
@@ -131,76 +166,58 @@ def _add_dense(gj, gu, ng, k0, m, w, zero, v, ie, ii, c2e, c2i, inv_te, inv_ti, 
     o = ks - k0
     a, b = ks - k_lo, ke - k_lo
     vv, ee, ei = v[a:b], ie[a:b], ii[a:b]
-    ce, ci, te, ti, qe, qi = c2e[a:b], c2i[a:b], inv_te[a:b], inv_ti[a:b], ke2[a:b], ki2[a:b]
-    u1 = gu[0]
+    pe0, pe1, pe2, pe3 = co[_VE, a:b], co[_VE + 1, a:b], co[_VE + 2, a:b], co[_VE + 3, a:b]
+    pi0, pi1, pi2, pi3 = co[_VI, a:b], co[_VI + 1, a:b], co[_VI + 2, a:b], co[_VI + 3, a:b]
+    ee0, ee1, ee2, ee3 = co[_IE, a:b], co[_IE + 1, a:b], co[_IE + 2, a:b], co[_IE + 3, a:b]
+    ei0, ei1, ei2, ei3 = co[_II, a:b], co[_II + 1, a:b], co[_II + 2, a:b], co[_II + 3, a:b]
+    d1 = gd[0]
     x1 = w[gj[0] + o:gj[0] + o + length]
-    if ng == 1:
-        p1 = u1 * u1
-        for q in range(length):
-            we, wi = max(x1[q], 0.0), min(x1[q], 0.0)
-            s1e, s1i = we * u1, wi * u1
-            s2e, s2i = we * p1, wi * p1
-            vv[q] += s1e - s2e * ce[q] + s1i - s2i * ci[q]
-            ee[q] += we - s1e * te[q] + s2e * qe[q]
-            ei[q] += wi - s1i * ti[q] + s2i * qi[q]
-        return
-    u2 = gu[1]
-    x2 = w[gj[1] + o:gj[1] + o + length]
-    u3, u4 = 0.0, 0.0  # 2 or 3 events: the missing ones have weight 0 (adding 0 is exact)
-    x3 = x4 = zero[:length]
+    d2, d3, d4 = 0.0, 0.0, 0.0  # 1-3 events: the missing ones have weight 0 (adding 0 is exact)
+    x2 = x3 = x4 = zero[:length]
+    if ng >= 2:
+        d2 = gd[1]
+        x2 = w[gj[1] + o:gj[1] + o + length]
     if ng >= 3:
-        u3 = gu[2]
+        d3 = gd[2]
         x3 = w[gj[2] + o:gj[2] + o + length]
     if ng == 4:
-        u4 = gu[3]
+        d4 = gd[3]
         x4 = w[gj[3] + o:gj[3] + o + length]
-    p1, p2, p3, p4 = u1 * u1, u2 * u2, u3 * u3, u4 * u4
+    q1, q2, q3, q4 = d1 * d1, d2 * d2, d3 * d3, d4 * d4
+    r1, r2, r3, r4 = q1 * d1, q2 * d2, q3 * d3, q4 * d4
     for q in range(length):
         e1, e2, e3, e4 = max(x1[q], 0.0), max(x2[q], 0.0), max(x3[q], 0.0), max(x4[q], 0.0)
         i1, i2, i3, i4 = min(x1[q], 0.0), min(x2[q], 0.0), min(x3[q], 0.0), min(x4[q], 0.0)
         s0e, s0i = (e1 + e2) + (e3 + e4), (i1 + i2) + (i3 + i4)
-        s1e, s1i = (e1 * u1 + e2 * u2) + (e3 * u3 + e4 * u4), (i1 * u1 + i2 * u2) + (i3 * u3 + i4 * u4)
-        s2e, s2i = (e1 * p1 + e2 * p2) + (e3 * p3 + e4 * p4), (i1 * p1 + i2 * p2) + (i3 * p3 + i4 * p4)
-        vv[q] += s1e - s2e * ce[q] + s1i - s2i * ci[q]
-        ee[q] += s0e - s1e * te[q] + s2e * qe[q]
-        ei[q] += s0i - s1i * ti[q] + s2i * qi[q]
+        s1e, s1i = (e1 * d1 + e2 * d2) + (e3 * d3 + e4 * d4), (i1 * d1 + i2 * d2) + (i3 * d3 + i4 * d4)
+        s2e, s2i = (e1 * q1 + e2 * q2) + (e3 * q3 + e4 * q4), (i1 * q1 + i2 * q2) + (i3 * q3 + i4 * q4)
+        s3e, s3i = (e1 * r1 + e2 * r2) + (e3 * r3 + e4 * r4), (i1 * r1 + i2 * r2) + (i3 * r3 + i4 * r4)
+        vv[q] += ((s0e * pe0[q] + s1e * pe1[q]) + (s2e * pe2[q] + s3e * pe3[q])
+                  + (s0i * pi0[q] + s1i * pi1[q]) + (s2i * pi2[q] + s3i * pi3[q]))
+        ee[q] += (s0e * ee0[q] + s1e * ee1[q]) + (s2e * ee2[q] + s3e * ee3[q])
+        ei[q] += (s0i * ei0[q] + s1i * ei1[q]) + (s2i * ei2[q] + s3i * ei3[q])
 
 
 @nb.njit(inline="always", cache=True)
-def _push(node, u, ng, gk0, gm, gj, gu, ptr, tgt, rec, w, dense_first, zero, v, ie, ii, c2e, c2i,
-          inv_te, inv_ti, ke2, ki2, k_lo):
-    """Deliver one event (``u`` µs before the step end): rows with scattered targets at once,
+def _push(node, d, ng, gk0, gm, gj, gd, ptr, tgt, rec, w, dense_first, zero, v, ie, ii, co, k_lo):
+    """Deliver one event (``d`` µs after the step's midpoint): rows with scattered targets at once,
     dense rows grouped (up to 4 consecutive events onto the same range) for :func:`_add_dense`.
     Returns the pending group (size, range start, range length)."""
     k0 = dense_first[node]
     if k0 < 0:
-        _add_scatter(node, u, ptr, tgt, rec, w, v, ie, ii, c2e, c2i, inv_te, inv_ti, ke2, ki2, k_lo)
+        _add_scatter(node, d, ptr, tgt, rec, w, v, ie, ii, co, k_lo)
         return ng, gk0, gm
     m = ptr[node + 1] - ptr[node]
     if ng > 0 and (k0 != gk0 or m != gm):
-        _add_dense(gj, gu, ng, gk0, gm, w, zero, v, ie, ii, c2e, c2i, inv_te, inv_ti, ke2, ki2, k_lo)
+        _add_dense(gj, gd, ng, gk0, gm, w, zero, v, ie, ii, co, k_lo)
         ng = 0
     gj[ng] = ptr[node]
-    gu[ng] = u
+    gd[ng] = d
     ng += 1
     if ng == 4:
-        _add_dense(gj, gu, ng, k0, m, w, zero, v, ie, ii, c2e, c2i, inv_te, inv_ti, ke2, ki2, k_lo)
+        _add_dense(gj, gd, ng, k0, m, w, zero, v, ie, ii, co, k_lo)
         ng = 0
     return ng, k0, m
-
-
-@nb.njit(inline="always", cache=True)
-def _restart(k, r, v_reset_rel, ie, ii, inv_tm, inv_te, inv_ti) -> tuple[float, float]:
-    """V at the end of a step whose last ``r`` µs follow the end of a refractory period, and
-    dV/dt at that restart. ``ie/ii`` hold the currents at the step end."""
-    em = math.exp(-r * inv_tm[k])
-    ee = math.exp(-r * inv_te[k])
-    ei = math.exp(-r * inv_ti[k])
-    a = ie[k] / ee
-    b = ii[k] / ei
-    v_end = (v_reset_rel[k] * em + _p_from(r, em, ee, inv_te[k] - inv_tm[k]) * a
-             + _p_from(r, em, ei, inv_ti[k] - inv_tm[k]) * b)
-    return v_end, -v_reset_rel[k] * inv_tm[k] + a + b
 
 
 @nb.njit(cache=True)
@@ -238,6 +255,151 @@ def _segment_root(v, a, b, thr, h, vh, dvh, inv_tm, inv_te, inv_ti) -> float:
 
 
 @nb.njit(inline="always", cache=True)
+def _upper_bound(v, a, b, h, inv_tm, inv_te, inv_ti) -> float:
+    """An upper bound of V on [0, h] of the free evolution from (V = v, I_exc = a, I_inh = b).
+
+    Each current is monotone between events, so on [0, h] I_exc + I_inh <= I_max = max(a, a e^{-h/tau_e})
+    + max(b, b e^{-h/tau_i}), and by comparison V(x) <= V* + (v - V*) e^{-x/tau_m} with V* = tau_m I_max,
+    which is largest at x = h when V* > v."""
+    ia = a if a >= 0.0 else a * math.exp(-h * inv_te)
+    ib = b if b >= 0.0 else b * math.exp(-h * inv_ti)
+    vs = (ia + ib) / inv_tm
+    if vs <= v:
+        return v
+    return vs + (v - vs) * math.exp(-h * inv_tm)
+
+
+@nb.njit(inline="always", cache=True)
+def _slope_lower_bound(v_ub, a, b, h, inv_tm, inv_te, inv_ti) -> float:
+    """A lower bound of dV/dt = -V/tau_m + I_exc + I_inh on [0, h] of the free evolution from
+    currents (a, b), given an upper bound ``v_ub`` of V there."""
+    ia = a if a <= 0.0 else a * math.exp(-h * inv_te)
+    ib = b if b <= 0.0 else b * math.exp(-h * inv_ti)
+    return -v_ub * inv_tm + ia + ib
+
+
+@nb.njit(inline="always", cache=True)
+def _slope_upper_bound(v, a, b, h, inv_tm, inv_te, inv_ti) -> float:
+    """An upper bound of dV/dt on [0, h] of the free evolution from (v, a, b): the currents'
+    maxima minus the lower bound of V (by comparison with the currents' minima) over tau_m."""
+    ia_hi = a if a >= 0.0 else a * math.exp(-h * inv_te)
+    ib_hi = b if b >= 0.0 else b * math.exp(-h * inv_ti)
+    ia_lo = a if a <= 0.0 else a * math.exp(-h * inv_te)
+    ib_lo = b if b <= 0.0 else b * math.exp(-h * inv_ti)
+    vs = (ia_lo + ib_lo) / inv_tm
+    v_lo = v if vs >= v else vs + (v - vs) * math.exp(-h * inv_tm)
+    return -v_lo * inv_tm + ia_hi + ib_hi
+
+
+@nb.njit(cache=True)
+def _peak(v, a, b, h, inv_tm, inv_te, inv_ti) -> float:
+    """The x in (0, h) where dV/dt = 0 on a free segment whose slope is positive at 0 and negative
+    at h (it has one maximum there: dV/dt, a sum of three exponentials, has at most two zeros, and
+    an odd number lies between a positive and a negative value): bisection with Newton steps."""
+    lo, hi = 0.0, h
+    x = 0.5 * h
+    for _ in range(100):
+        vx, df, ax, bx = _free(x, v, a, b, inv_tm, inv_te, inv_ti)
+        if df > 0.0:
+            lo = x
+        else:
+            hi = x
+        d2 = -df * inv_tm - ax * inv_te - bx * inv_ti
+        xn = x - df / d2 if d2 < 0.0 else 0.5 * (lo + hi)
+        if not (lo < xn < hi):
+            xn = 0.5 * (lo + hi)
+        if abs(xn - x) <= 1e-13 * (1.0 + h) or hi - lo <= 1e-13 * (1.0 + h):
+            return xn
+        x = xn
+    return x
+
+
+@nb.njit(cache=True)
+def segment_crossing(v, a, b, thr, h, inv_tm, inv_te, inv_ti) -> float:
+    """First x in (0, h] where the free evolution from (v < thr, a, b) reaches ``thr``, or -1.
+
+    Every crossing is found, also one that lasts a small part of ``h``: the segment is walked from
+    the left in sub-intervals [x, x + L]; a sub-interval is passed when the upper bound of V on it
+    (:func:`_upper_bound`) stays below threshold, when V rises throughout (:func:`_slope_lower_bound`
+    > 0) to V(x + L) < thr, when V falls throughout (:func:`_slope_upper_bound` < 0), when V has one maximum there (slope positive at its start, negative at
+    its end) whose value stays below, or one minimum (slope negative, then positive) and V(x + L) <
+    thr; it holds the first crossing when V rises throughout to V(x + L) >= thr, or when its one
+    maximum reaches threshold (then the crossing lies on the rising side); otherwise it is halved.
+    The bound's excess over V shrinks with L^2, so a crossing above threshold by any margin is
+    resolved in a few halvings; the root itself is refined by safeguarded Newton to 1e-12 µs."""
+    x = 0.0
+    length = h
+    for _ in range(400):
+        rem = h - x
+        if rem <= 0.0:
+            return -1.0
+        if length > rem:
+            length = rem
+        ub = _upper_bound(v, a, b, length, inv_tm, inv_te, inv_ti)
+        if ub < thr:
+            if length == rem:
+                return -1.0
+            v, _, a, b = _free(length, v, a, b, inv_tm, inv_te, inv_ti)
+            x += length
+            length *= 2.0
+            continue
+        vl, dvl, al, bl = _free(length, v, a, b, inv_tm, inv_te, inv_ti)
+        if _slope_lower_bound(ub, a, b, length, inv_tm, inv_te, inv_ti) > 0.0:  # V rises throughout
+            if vl >= thr:
+                return x + _segment_root(v, a, b, thr, length, vl, dvl, inv_tm, inv_te, inv_ti)
+            v, a, b = vl, al, bl
+            x += length
+            length *= 2.0
+            continue
+        if _slope_upper_bound(v, a, b, length, inv_tm, inv_te, inv_ti) < 0.0:  # V falls throughout
+            v, a, b = vl, al, bl
+            x += length
+            length *= 2.0
+            continue
+        dv0 = -v * inv_tm + a + b
+        if dv0 > 0.0 and dvl < 0.0:  # one maximum inside
+            xm = _peak(v, a, b, length, inv_tm, inv_te, inv_ti)
+            vm, _, _, _ = _free(xm, v, a, b, inv_tm, inv_te, inv_ti)
+            if vm >= thr:
+                return x + _segment_root(v, a, b, thr, xm, vm, 0.0, inv_tm, inv_te, inv_ti)
+            if vl < thr:
+                v, a, b = vl, al, bl
+                x += length
+                length *= 2.0
+                continue
+        if dv0 <= 0.0 and dvl >= 0.0 and vl < thr:  # one minimum inside: V below its end values
+            v, a, b = vl, al, bl
+            x += length
+            length *= 2.0
+            continue
+        length *= 0.5
+        if length <= 1e-14 * (1.0 + h):  # V touches threshold without exceeding it measurably
+            if vl >= thr:
+                return x + length
+            return -1.0
+    return -1.0
+
+
+@nb.njit(cache=True)
+def _start_crossing(v, a, b, thr, h, inv_tm, inv_te, inv_ti) -> float:
+    """:func:`segment_crossing` for a segment that may start at or above threshold (a state set
+    by the user, a reset above threshold): V above threshold fires at once (0), V at threshold
+    (within rounding, 1e-9 of it) fires only if it is not falling, as a threshold checked after
+    each integration step (Brian2, NEST) would see it."""
+    tol = 1e-9 * abs(thr) + 1e-15
+    if v < thr - tol:
+        return segment_crossing(v, a, b, thr, h, inv_tm, inv_te, inv_ti)
+    if v > thr + tol or a + b >= v * inv_tm:
+        return 0.0
+    x0 = 1e-9 * h  # falling from threshold: search on from just below it
+    v0, _, a0, b0 = _free(x0, v, a, b, inv_tm, inv_te, inv_ti)
+    if v0 >= thr:
+        return x0
+    x = segment_crossing(v0, a0, b0, thr, h - x0, inv_tm, inv_te, inv_ti)
+    return x0 + x if x >= 0.0 else -1.0
+
+
+@nb.njit(inline="always", cache=True)
 def _synapse_index(node, k, ptr, tgt, dense_first) -> int:
     """Index of the first synapse node -> k in the CSR table (rows sorted by target), or -1."""
     lo, hi = ptr[node], ptr[node + 1]
@@ -253,30 +415,17 @@ def _synapse_index(node, k, ptr, tgt, dense_first) -> int:
     return lo if lo < ptr[node + 1] and tgt[lo] == k else -1
 
 
-@nb.njit(cache=True)
-def _step_events(ev_time, ev_node, e_lo, e_hi, prev_idx, prev_t, nprev, lif_node, ptr, l_time, l_node) -> int:
-    """This step's delivered events into ``l_time/l_node``, sorted by time: input events
-    ``e_lo:e_hi`` (already sorted) and the previous step's on-chip spikes that have targets
-    (inserted after input events at equal times). Returns their number."""
-    m = 0
-    for q in range(e_lo, e_hi):
-        l_time[m] = ev_time[q]
-        l_node[m] = ev_node[q]
-        m += 1
-    for q in range(nprev):
-        node = lif_node[prev_idx[q]]
-        if ptr[node + 1] == ptr[node]:
-            continue
-        tq = prev_t[q]
-        j = m
-        while j > 0 and l_time[j - 1] > tq:
-            l_time[j] = l_time[j - 1]
-            l_node[j] = l_node[j - 1]
-            j -= 1
-        l_time[j] = tq
-        l_node[j] = node
-        m += 1
-    return m
+@nb.njit(inline="always", cache=True)
+def _insert_event(t, node, l_time, l_node, m) -> int:
+    """Insert event (t, node) into the step's time-sorted list (after events at equal times)."""
+    j = m
+    while j > 0 and l_time[j - 1] > t:
+        l_time[j] = l_time[j - 1]
+        l_node[j] = l_node[j - 1]
+        j -= 1
+    l_time[j] = t
+    l_node[j] = node
+    return m + 1
 
 
 @nb.njit(inline="always", cache=True)
@@ -299,26 +448,19 @@ def _weights_onto(node, k, ptr, tgt, rec, w, dense_first) -> tuple[float, float]
 
 
 @nb.njit(cache=True)
-def _exact_crossing(k, t0, t1, thr, v0, a0, b0, inv_tm, inv_te, inv_ti, l_time, l_node, m, ptr, tgt, rec, w,
-                    dense_first) -> float:
-    """Exact first threshold crossing of neuron k in [t0, t1), replaying this step's events
-    (``l_time/l_node[:m]``, sorted by time) one by one.
-
-    Start state (v0, a0, b0) at t0 excludes the step's events. Returns -1 if there is none
-    (e.g. membrane noise, added at the step end, made the crossing)."""
-    i = 0
-    while i < m and l_time[i] <= t0:  # spikes of the previous step: already decaying at t0
-        we, wi = _weights_onto(l_node[i], k, ptr, tgt, rec, w, dense_first)
-        if we != 0.0 or wi != 0.0:
-            x = t0 - l_time[i]
-            v0 += we * kernel_p(x, inv_tm, inv_te) + wi * kernel_p(x, inv_tm, inv_ti)
-            a0 += we * math.exp(-x * inv_te)
-            b0 += wi * math.exp(-x * inv_ti)
-        i += 1
-    if v0 >= thr:
-        return t0
+def _replay(k, t0, t1, t_free, v, a, b, v_reset, thr, inv_tm, inv_te, inv_ti, l_time, l_node, m, ptr, tgt, rec, w,
+            dense_first):
+    """Exact trajectory of neuron ``k`` (global LIF index) over the step [t0, t1) from its state
+    (v, a, b) at t0, through the step's events onto it (``l_time/l_node[:m]``, sorted by time), with
+    V held at ``v_reset`` until ``t_free`` (end of a refractory period). Returns (tc, v, a, b):
+    the first threshold crossing at or after ``t_free`` (-1 if none) and the state at t1 (at tc
+    when there is a crossing). Every free segment between events is searched with
+    :func:`segment_crossing`, so crossings that end within the step are found too."""
     ta = t0
-    v, a, b = v0, a0, b0
+    held = t_free > t0
+    if held:
+        v = v_reset
+    i = 0
     while True:
         we, wi = 0.0, 0.0
         while i < m:  # the next event onto k
@@ -327,15 +469,25 @@ def _exact_crossing(k, t0, t1, thr, v0, a0, b0, inv_tm, inv_te, inv_ti, l_time, 
                 break
             i += 1
         tb = l_time[i] if i < m else t1
+        if held and t_free < tb:  # the refractory period ends before the next event
+            x = t_free - ta
+            a *= math.exp(-x * inv_te)
+            b *= math.exp(-x * inv_ti)
+            ta = t_free
+            held = False
         h = tb - ta
-        if h > 0.0:
-            vb, dvb, ab, bb = _free(h, v, a, b, inv_tm, inv_te, inv_ti)
-            if vb >= thr:
-                return ta + _segment_root(v, a, b, thr, h, vb, dvb, inv_tm, inv_te, inv_ti)
-            v, a, b = vb, ab, bb
-            ta = tb
+        if held:
+            a *= math.exp(-h * inv_te)
+            b *= math.exp(-h * inv_ti)
+        elif h > 0.0:
+            x = _start_crossing(v, a, b, thr, h, inv_tm, inv_te, inv_ti)
+            if x >= 0.0:
+                vx, _, ax, bx = _free(x, v, a, b, inv_tm, inv_te, inv_ti)
+                return ta + x, vx, ax, bx
+            v, _, a, b = _free(h, v, a, b, inv_tm, inv_te, inv_ti)
+        ta = tb
         if i >= m:
-            return -1.0
+            return -1.0, v, a, b
         a += we
         b += wi
         i += 1
@@ -344,17 +496,17 @@ def _exact_crossing(k, t0, t1, thr, v0, a0, b0, inv_tm, inv_te, inv_ti, l_time, 
 @nb.njit(cache=True, error_model="numpy")
 def _run_trial(
     trial, k_lo, n_total, seed, v_leak, v_reset_rel, thr_rel, tau_ref, dead, inv_tm, inv_te, inv_ti, pmm, pe, pi, p_e, p_i,
-    c2e, c2i, ke2, ki2, noise_step, sigma_thr, jitter_us, t_res, ptr, tgt, rec, w, dense_first, lif_node,
+    co_job, noise_step, sigma_thr, jitter_us, t_res, ptr, tgt, rec, w, dense_first, lif_node,
     ev_time, ev_node, e_start, e_end, s0, n_steps, dt, rec_idx, rec_every, out_time, out_neuron, traces, max_row,
-    st_v, st_ie, st_ii, st_refr, st_pend, fresh,
+    st_v, st_ie, st_ii, st_refr, fresh,
 ) -> int:
     # neuron arrays are this job's slice [k_lo, k_lo + n) of all LIF neurons; k is local here,
     # k + k_lo global (synapse targets, random draws and recorded neurons are global).
     # st_*: the state at the start (step s0) in, the state at the end out (V relative to the
-    # leak, currents, refractory end, time of an on-chip spike of the last step still to be
-    # delivered or -inf); steps, times and random draws are absolute, so a run continued from
-    # a state is the same computation as one long run; ``fresh``: start at rest (st_* only out)
+    # leak, currents, refractory end); steps, times and random draws are absolute, so a run
+    # continued from a state is the same computation as one long run; ``fresh``: start at rest
     n = v_leak.shape[0]
+    co = np.ascontiguousarray(co_job)  # this job's columns: contiguous rows for SIMD
     v = np.zeros(n) if fresh else st_v.copy()
     ie = np.zeros(n) if fresh else st_ie.copy()
     ii = np.zeros(n) if fresh else st_ii.copy()
@@ -367,22 +519,23 @@ def _run_trial(
     for k in range(n):
         if dead[k]:
             thr[k] = np.inf  # a dead circuit never reaches threshold
-    pend_idx = np.zeros(n, np.int64)
-    pend_t = np.zeros(n)
-    npend = 0
-    for k in range(0 if fresh else n):  # spikes of the step before s0, in the order they were found (neuron order)
-        if st_pend[k] > -np.inf:
-            pend_idx[npend] = k + k_lo
-            pend_t[npend] = st_pend[k]
-            npend += 1
-    prev_idx = np.zeros(n, np.int64)
-    prev_t = np.zeros(n)
-    nprev = 0
-    # the events of one step, sorted by time (built when a crossing needs them)
-    l_time = np.zeros(e_end - e_start + n)
-    l_node = np.zeros(e_end - e_start + n, np.int64)
-    gj = np.zeros(4, np.int64)  # pending group of dense-row events (first synapse, u)
-    gu = np.zeros(4)
+    tau_m = 1.0 / inv_tm
+    inv_pe = 1.0 / pe
+    inv_pi = 1.0 / pi
+    noise = np.zeros(n)  # this step's membrane-noise increments
+    # end values this close below threshold are searched exactly (the event moments' remainder)
+    margin = 1e-9 * np.abs(thr_rel) + 1e-12
+    # the events of one step, sorted by time (built when a crossing search needs them), and the
+    # step's candidates: neurons whose bound reaches threshold, with their next crossing
+    l_time = np.zeros(e_end - e_start + n + 1)
+    l_node = np.zeros(e_end - e_start + n + 1, np.int64)
+    cand = np.zeros(n, np.int64)
+    cand_t = np.zeros(n)
+    pos = np.full(n, -1, np.int64)  # a neuron's place in cand (-1: none)
+    seen = np.zeros(n, np.int64)  # the last spike (n_spk) that reached a neuron
+    n_spk = 0
+    gj = np.zeros(4, np.int64)  # pending group of dense-row events (first synapse, d)
+    gd = np.zeros(4)
     zero = np.zeros(max_row)
     count = 0
     cap = out_time.shape[0]
@@ -422,7 +575,8 @@ def _run_trial(
             for k in range(n):
                 a = iprev_e[k]
                 b = iprev_i[k]
-                v[k] = pmm[k] * vprev[k] + p_e[k] * a + p_i[k] * b + noise_step[k] * approx_normal_hashed(key_s, hk[k])
+                noise[k] = noise_step[k] * approx_normal_hashed(key_s, hk[k])
+                v[k] = pmm[k] * vprev[k] + p_e[k] * a + p_i[k] * b + noise[k]
                 ie[k] = pe[k] * a
                 ii[k] = pi[k] * b
         else:
@@ -432,88 +586,78 @@ def _run_trial(
                 v[k] = pmm[k] * vprev[k] + p_e[k] * a + p_i[k] * b
                 ie[k] = pe[k] * a
                 ii[k] = pi[k] * b
-        # the step's input events and the on-chip spikes of the previous step, added at their
-        # exact times to the end-of-step state
+        # the step's input events, added at their exact times to the end-of-step state
         e_step = e
         ng, gk0, gm = 0, -1, 0
+        t_mid = t0 + 0.5 * dt
         while e < e_end and ev_time[e] < t1:
-            ng, gk0, gm = _push(ev_node[e], t1 - ev_time[e], ng, gk0, gm, gj, gu, ptr, tgt, rec, w, dense_first,
-                                zero, v, ie, ii, c2e, c2i, inv_te, inv_ti, ke2, ki2, k_lo)
+            ng, gk0, gm = _push(ev_node[e], t_mid - ev_time[e], ng, gk0, gm, gj, gd, ptr, tgt, rec, w, dense_first,
+                                zero, v, ie, ii, co, k_lo)
             e += 1
-        for p in range(npend):
-            ng, gk0, gm = _push(lif_node[pend_idx[p]], max(t1 - pend_t[p], 0.0), ng, gk0, gm, gj, gu, ptr, tgt, rec, w,
-                                dense_first, zero, v, ie, ii, c2e, c2i, inv_te, inv_ti, ke2, ki2, k_lo)
         if ng > 0:
-            _add_dense(gj, gu, ng, gk0, gm, w, zero, v, ie, ii, c2e, c2i, inv_te, inv_ti, ke2, ki2, k_lo)
-        # the spikes just delivered stay available to replay this step exactly
-        pend_idx, prev_idx = prev_idx, pend_idx
-        pend_t, prev_t = prev_t, pend_t
-        nprev = npend
-        npend = 0
+            _add_dense(gj, gd, ng, gk0, gm, w, zero, v, ie, ii, co, k_lo)
+        # candidates (SIMD): refractory ends in the step, membranes at threshold at the step end
+        # (noise), and membranes whose upper bound over the step reaches threshold. Between events
+        # I_exc only decays and exc events only add (I_exc(t) <= I_exc(t1) e^{dt/tau_e}); I_inh <= 0
+        # only decays towards 0 (I_inh(t) <= I_inh(t0) e^{-dt/tau_i}); so V(t) <= V* + (V(t0) - V*)
+        # e^{-(t - t0)/tau_m} <= the bound, V* = tau_m (I_exc max + I_inh max)
         hits = 0
-        for k in range(n):  # clamp refractory neurons; flag crossings and refractory ends (SIMD)
+        for k in range(n):  # branch-free (SIMD)
             rk = refr[k]
+            v0 = vprev[k] if rk <= t0 else v_reset_rel[k]
+            vs = tau_m[k] * (max(ie[k] * inv_pe[k], ie[k]) + max(iprev_i[k] * pi[k], iprev_i[k]))
             vk = v[k]
-            live = rk < t1
-            vk = vk if live else v_reset_rel[k]
-            v[k] = vk
-            f = 1 if live and (vk >= thr[k] or rk > t0) else 0
+            f = (rk < t1) & ((max(vs + (v0 - vs) * pmm[k], v0, vk) >= thr[k]) | (rk > t0))
+            v[k] = vk if rk < t1 else v_reset_rel[k]
             flag[k] = f
-            hits |= f
+            hits += f
         if hits == 0:
             continue
-        m_step = -1  # this step's event list not built yet
-        # refractory periods and threshold crossings (few neurons per step)
+        m = -1  # this step's event list, built on first use (m_in: its input events; then on-chip spikes)
+        m_in = 0
+        n_c = 0
         for k in range(n):
             if flag[k] == 0:
                 continue
-            t_a = t0
-            v_a = vprev[k]
-            dv_a = -v_a * inv_tm[k] + iprev_e[k] + iprev_i[k]
-            if refr[k] > t0:
-                v[k], dv_a = _restart(k, t1 - refr[k], v_reset_rel, ie, ii, inv_tm, inv_te, inv_ti)
-                t_a = refr[k]
-                v_a = v_reset_rel[k]
-            if v[k] < thr[k]:
-                continue
-            h = t1 - t_a
-            dv_b = -v[k] * inv_tm[k] + ie[k] + ii[k]
-            tc = -1.0
-            v_clean = v[k] - noise_step[k] * approx_normal_hashed(key_s, hk[k]) if noisy else v[k]
-            if t_a == t0 and v_clean >= thr[k]:
-                if m_step < 0:
-                    m_step = _step_events(ev_time, ev_node, e_step, e, prev_idx, prev_t, nprev, lif_node, ptr, l_time,
-                                          l_node)
-                t_last = t0  # the last event onto k (t0 if it came before the step)
-                n_on = 0
-                for q in range(m_step - 1, -1, -1):
-                    if _synapse_index(l_node[q], k + k_lo, ptr, tgt, dense_first) >= 0:
-                        t_last = max(l_time[q], t0)
-                        n_on = 1
-                        break
-                if n_on > 0:
-                    # events arrived in this step: the trajectory is piecewise. Usually the crossing
-                    # follows the neuron's last event: step back from the exact end state to it.
-                    hb = t1 - t_last
-                    vl, _, al, bl = _free(-hb, v_clean, ie[k], ii[k], inv_tm[k], inv_te[k], inv_ti[k])
-                    if vl < thr[k]:
-                        dvc = -v_clean * inv_tm[k] + ie[k] + ii[k]
-                        tc = t_last + _segment_root(vl, al, bl, thr[k], hb, v_clean, dvc, inv_tm[k], inv_te[k],
-                                                    inv_ti[k])
-                    else:  # crossed before its last event: replay the step event by event
-                        tc = _exact_crossing(k + k_lo, t0, t1, thr[k], vprev[k], iprev_e[k], iprev_i[k], inv_tm[k],
-                                             inv_te[k], inv_ti[k], l_time, l_node, m_step, ptr, tgt, rec, w, dense_first)
-            if tc < 0.0:
-                if v_a >= thr[k]:
-                    tc = t_a
-                else:
-                    tc = t_a + h * _hermite_root(v_a - thr[k], v[k] - thr[k], dv_a * h, dv_b * h, 1e-13)
+            if refr[k] <= t0 and v[k] - noise[k] < thr[k] - margin[k]:
+                # V provably rising throughout the step to an end below threshold has no crossing:
+                # dV/dt >= -ub/tau_m + I_exc(t0) e^{-dt/tau_e} + I_inh(t1) e^{dt/tau_i} > 0
+                vs = tau_m[k] * (max(ie[k] * inv_pe[k], ie[k]) + max(iprev_i[k] * pi[k], iprev_i[k]))
+                ub = max(vs + (vprev[k] - vs) * pmm[k], vprev[k])
+                a0 = iprev_e[k]
+                if -ub * inv_tm[k] + min(a0 * pe[k], a0) + min(ii[k] * inv_pi[k], ii[k]) > 0.0:
+                    continue
+            if m < 0:
+                m = 0
+                for q in range(e_step, e):
+                    l_time[m] = ev_time[q]
+                    l_node[m] = ev_node[q]
+                    m += 1
+                m_in = m
+            cand[n_c] = k
+            pos[k] = n_c
+            cand_t[n_c] = _candidate(k, k_lo, t0, t1, refr[k], vprev, iprev_e, iprev_i, v, ie, ii, v_reset_rel, thr,
+                                     inv_tm, inv_te, inv_ti, noise, l_time, l_node, m, m_in, ptr, tgt,
+                                     rec, w, dense_first)
+            n_c += 1
+        # spikes in time order: each is delivered to its targets within the step at its exact
+        # time, and the crossings of the neurons it reaches (and its own next one) are searched again
+        while True:
+            c = -1
+            tc = np.inf
+            for q in range(n_c):
+                if 0.0 <= cand_t[q] < tc:
+                    tc = cand_t[q]
+                    c = q
+            if c < 0:
+                break
+            k = cand[c]
+            t_out = tc
             if jitter_us > 0.0:
-                tc = max(tc + jitter_us * normal(key_jit, s * n_total + k + k_lo), 0.0)  # keyed by (step, neuron)
+                t_out = max(tc + jitter_us * normal(key_jit, s * n_total + k + k_lo), 0.0)  # keyed by (step, neuron)
             if count < cap:
-                # keep the trial's spikes sorted by (time, neuron): crossings of one step are
-                # found in neuron order (and a clock tick can span two steps), so insert
-                tq = math.floor(tc / t_res) * t_res if t_res > 0.0 else tc
+                # keep the trial's spikes sorted by (time, neuron): a clock tick can span two steps
+                tq = math.floor(t_out / t_res) * t_res if t_res > 0.0 else t_out
                 j = count
                 while j > 0 and (out_time[j - 1] > tq or (out_time[j - 1] == tq and out_neuron[j - 1] > k + k_lo)):
                     out_time[j] = out_time[j - 1]
@@ -522,31 +666,100 @@ def _run_trial(
                 out_time[j] = tq
                 out_neuron[j] = k + k_lo
             count += 1
-            pend_idx[npend] = k + k_lo  # global: delivered (and replayed) by node id
-            pend_t[npend] = tc
-            npend += 1
             refr[k] = tc + tau_ref[k]
-            if refr[k] < t1:
-                v[k], _ = _restart(k, t1 - refr[k], v_reset_rel, ie, ii, inv_tm, inv_te, inv_ti)
+            node = lif_node[k + k_lo]
+            if ptr[node + 1] > ptr[node]:  # on-chip targets: deliver now
+                m = _insert_event(tc, node, l_time, l_node, m)
+                n_spk += 1
+                for j in range(ptr[node], ptr[node + 1]):
+                    kt = tgt[j] - k_lo
+                    if kt < 0 or kt >= n or kt == k or seen[kt] == n_spk:  # (multapses: once)
+                        continue
+                    seen[kt] = n_spk
+                    q = pos[kt]
+                    if q < 0:  # a new candidate (its end state so far is the moments' one)
+                        q = n_c
+                        pos[kt] = q
+                        cand[q] = kt
+                        n_c += 1
+                    cand_t[q] = _candidate(kt, k_lo, t0, t1, refr[kt], vprev, iprev_e, iprev_i, v, ie, ii,
+                                           v_reset_rel, thr, inv_tm, inv_te, inv_ti, noise,
+                                           l_time, l_node, m, m_in, ptr, tgt, rec, w, dense_first)
+            if refr[k] >= t1 and _synapse_index(node, k + k_lo, ptr, tgt, dense_first) < 0:
+                v[k] = v_reset_rel[k]  # refractory past the step end, no event onto itself: currents as they are
+                cand_t[c] = -1.0
             else:
-                v[k] = v_reset_rel[k]
+                cand_t[c] = _candidate(k, k_lo, t0, t1, refr[k], vprev, iprev_e, iprev_i, v, ie, ii, v_reset_rel,
+                                       thr, inv_tm, inv_te, inv_ti, noise, l_time, l_node, m, m_in, ptr, tgt, rec, w,
+                                       dense_first)
+        for q in range(n_c):
+            pos[cand[q]] = -1
     for k in range(n):
         st_v[k] = v[k]
         st_ie[k] = ie[k]
         st_ii[k] = ii[k]
         st_refr[k] = refr[k]
-        st_pend[k] = -np.inf
-    for p in range(npend):
-        st_pend[pend_idx[p] - k_lo] = pend_t[p]
     return count
+
+
+@nb.njit(cache=True)
+def _candidate(k, k_lo, t0, t1, t_free, vprev, iprev_e, iprev_i, v, ie, ii, v_reset_rel, thr, inv_tm, inv_te, inv_ti,
+               noise, l_time, l_node, m, m_in, ptr, tgt, rec, w, dense_first) -> float:
+    """Next crossing time of local neuron ``k`` in the step (-1: none) by an exact replay from the
+    step start, writing its exact end-of-step state into v/ie/ii (the step's membrane-noise
+    increment included; V held at reset while refractory past t1). A crossing that only the noise,
+    added at the step end, makes is placed by cubic Hermite interpolation between the last free
+    point and the step end.
+
+    Shortcut: when the free part of the step [max(t0, t_free), t1) holds no event (all events
+    are inputs, already in the end state), it is one free segment, from V at its start (the
+    step's start value, or the reset) with the currents propagated back from the step end."""
+    t_a = max(t0, t_free)
+    if t_a < t1 and m == m_in and (m == 0 or l_time[m - 1] <= t_a):
+        h = t1 - t_a
+        _, _, a, b = _free(-h, 0.0, ie[k], ii[k], inv_tm[k], inv_te[k], inv_ti[k])
+        va = vprev[k] if t_free <= t0 else v_reset_rel[k]
+        x = _start_crossing(va, a, b, thr[k], h, inv_tm[k], inv_te[k], inv_ti[k])
+        if x >= 0.0:
+            return t_a + x
+        if t_free > t0:  # the propagated end value started from the held value: restart it
+            vx, _, _, _ = _free(h, va, a, b, inv_tm[k], inv_te[k], inv_ti[k])
+            v[k] = vx + noise[k]
+        if v[k] < thr[k]:
+            return -1.0
+        dva = -va * inv_tm[k] + a + b
+        dvb = -v[k] * inv_tm[k] + ie[k] + ii[k]
+        return t_a + h * _hermite_root(va - thr[k], v[k] - thr[k], dva * h, dvb * h, 1e-13)
+    tc, vx, ax, bx = _replay(k + k_lo, t0, t1, t_free, vprev[k], iprev_e[k], iprev_i[k], v_reset_rel[k], thr[k],
+                             inv_tm[k], inv_te[k], inv_ti[k], l_time, l_node, m, ptr, tgt, rec, w, dense_first)
+    if tc >= 0.0:
+        return tc
+    # no crossing: (vx, ax, bx) is the state at t1
+    ie[k] = ax
+    ii[k] = bx
+    if t_free >= t1:
+        v[k] = v_reset_rel[k]
+        return -1.0
+    v[k] = vx + noise[k]
+    if v[k] < thr[k]:
+        return -1.0
+    t_a = max(t0, t_free)  # noise crossing: from the start of the free part to the noisy end
+    h = t1 - t_a
+    _, _, aa, ba = _free(-h, vx, ax, bx, inv_tm[k], inv_te[k], inv_ti[k])  # currents at t_a (no events after: approx.)
+    va = vprev[k] if t_free <= t0 else v_reset_rel[k]
+    if va >= thr[k]:
+        return t_a
+    dva = -va * inv_tm[k] + aa + ba
+    dvb = -v[k] * inv_tm[k] + ax + bx
+    return t_a + h * _hermite_root(va - thr[k], v[k] - thr[k], dva * h, dvb * h, 1e-13)
 
 
 @nb.njit(parallel=True, cache=True, error_model="numpy")
 def simulate(
     seed, v_leak, v_reset, v_thresh, tau_mem, tau_syn_exc, tau_syn_inh, tau_ref, dead, sigma_mem, sigma_thr,
-    jitter_us, t_res, ptr, tgt, rec, w, dense_first, lif_node, trial_ids, job_lo, job_hi,
+    jitter_us, t_res, ptr, tgt, rec, w, dense_first, lif_node, co, trial_ids, job_lo, job_hi,
     ev_start, ev_end, ev_time, ev_node, s0, n_steps, dt, rec_idx, rec_every, out_time, out_neuron, out_count, traces,
-    st_v, st_ie, st_ii, st_refr, st_pend, fresh,
+    st_v, st_ie, st_ii, st_refr, fresh,
 ):
     """Run jobs in parallel: job i is trial ``trial_ids[i]`` for neurons [job_lo[i], job_hi[i])
     (a trial may be split into neuron ranges when no LIF neuron feeds another), with input events
@@ -554,8 +767,8 @@ def simulate(
     (times ``s dt``). Random draws are keyed by trial, neuron and absolute step, so any split,
     subset or continuation reruns bit-identically.
 
-    State (``st_v`` V - v_leak, ``st_ie``/``st_ii`` currents, ``st_refr`` refractory end in µs,
-    ``st_pend`` time of an undelivered spike of the previous step or -inf; each (trials, n_lif),
+    State (``st_v`` V - v_leak, ``st_ie``/``st_ii`` currents, ``st_refr`` refractory end in µs;
+    each (trials, n_lif),
     indexed by trial id): read at the start (unless ``fresh``: every trial starts at rest),
     overwritten with the state at the end (each job its own neuron range).
 
@@ -577,10 +790,6 @@ def simulate(
     for k in range(n):
         p_e[k] = kernel_p(dt, inv_tm[k], inv_te[k])
         p_i[k] = kernel_p(dt, inv_tm[k], inv_ti[k])
-    c2e = 0.5 * (inv_tm + inv_te)
-    c2i = 0.5 * (inv_tm + inv_ti)
-    ke2 = 0.5 * inv_te * inv_te
-    ki2 = 0.5 * inv_ti * inv_ti
     noise_step = sigma_mem * np.sqrt(1.0 - pmm * pmm)
     v_reset_rel = v_reset - v_leak
     thr_rel = v_thresh - v_leak
@@ -592,9 +801,8 @@ def simulate(
         k = trial_ids[t]
         out_count[t] = _run_trial(
             k, a, n, seed, v_leak[a:b], v_reset_rel[a:b], thr_rel[a:b], tau_ref[a:b], dead[a:b], inv_tm[a:b],
-            inv_te[a:b], inv_ti[a:b], pmm[a:b], pe[a:b], pi[a:b], p_e[a:b], p_i[a:b], c2e[a:b], c2i[a:b], ke2[a:b],
-            ki2[a:b], noise_step[a:b], sigma_thr, jitter_us, t_res, ptr, tgt, rec, w, dense_first, lif_node,
+            inv_te[a:b], inv_ti[a:b], pmm[a:b], pe[a:b], pi[a:b], p_e[a:b], p_i[a:b], co[:, a:b], noise_step[a:b], sigma_thr, jitter_us, t_res, ptr, tgt, rec, w, dense_first, lif_node,
             ev_time, ev_node,
             ev_start[t], ev_end[t], s0, n_steps, dt, rec_idx, rec_every, out_time[t], out_neuron[t], traces[t], max_row,
-            st_v[k, a:b], st_ie[k, a:b], st_ii[k, a:b], st_refr[k, a:b], st_pend[k, a:b], fresh,
+            st_v[k, a:b], st_ie[k, a:b], st_ii[k, a:b], st_refr[k, a:b], fresh,
         )

@@ -23,8 +23,7 @@ class EmulatorState(RunState):
     effective network it ran on (a reconfigured chip keeps V, see ``EmulatorBackend._start``),
     ``voltage`` the config's voltage map (for ``v_mV``);
     ``i_exc``/``i_inh``: synaptic currents over capacitance (V/µs); ``refractory_until_us``:
-    absolute end of each refractory period (-inf: free); ``pending_us``: time of an on-chip
-    spike of the last step that its targets receive in the next step (-inf: none);
+    absolute end of each refractory period (-inf: free);
     ``late_*``: spikes already found past ``time_ms`` (in the last step), reported by the next run.
     """
 
@@ -36,7 +35,6 @@ class EmulatorState(RunState):
     i_exc: np.ndarray = field(default_factory=lambda: np.zeros((1, 0)))
     i_inh: np.ndarray = field(default_factory=lambda: np.zeros((1, 0)))
     refractory_until_us: np.ndarray = field(default_factory=lambda: np.zeros((1, 0)))
-    pending_us: np.ndarray = field(default_factory=lambda: np.zeros((1, 0)))
     late_ms: np.ndarray = field(default_factory=lambda: _empty(np.float64))
     late_lif: np.ndarray = field(default_factory=lambda: _empty(np.int32))
     late_trial: np.ndarray = field(default_factory=lambda: _empty(np.int32))
