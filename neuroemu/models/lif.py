@@ -108,6 +108,8 @@ CIRCUIT_UNITS: dict[str, str] = {p.name: p.unit for p in CIRCUIT_PARAMETERS}
 POTENTIALS: tuple[str, ...] = tuple(p.name for p in CIRCUIT_PARAMETERS if p.kind == "potential")
 #: the circuit parameters translated from the description's neuron parameters (all but the gains)
 NEURON_CIRCUIT_NAMES: tuple[str, ...] = tuple(p.name for p in CIRCUIT_PARAMETERS if p.realises is not None)
+#: circuit parameter -> the description parameter that sets it (v_leak: v_rest, shifted by any i_offset)
+DESCRIPTION_OF: dict[str, str] = {p.chip: p.name for p in NEURON_PARAMETERS if p.chip is not None}
 
 
 def neuron_parameter(name: str) -> NeuronParameter:
