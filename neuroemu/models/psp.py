@@ -84,9 +84,9 @@ def kernel_p_array(h: float | np.ndarray, tau_m: float | np.ndarray, tau_s: floa
     tau_s = np.asarray(tau_s, float)
     d = 1.0 / tau_s - 1.0 / tau_m
     x = h * d
-    em = np.exp(-h / tau_m)
     small = np.abs(x) < SERIES_P
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore", under="ignore"):  # unused branches
+        em = np.exp(-h / tau_m)
         num = np.where(x >= 0, em * (-np.expm1(-x)), np.exp(-h / tau_s) * np.expm1(x))
         full = num / np.where(small, 1.0, d)
-    return np.where(small, h * em * (1.0 - 0.5 * x + x * x / 6.0), full)
+        return np.where(small, h * em * (1.0 - 0.5 * x + x * x / 6.0), full)
