@@ -62,7 +62,6 @@ class ParameterSearch:
 
     def __post_init__(self) -> None:
         spec = self.hw.parameters[self.name]
-        self.log = spec.map == "log"
         self.max_code = float(self.hw.dac.max_code)
         self.integer = self.hw.dac.bits is not None
         #: nominal slope in the map's domain per code; its sign is the map's direction
@@ -124,7 +123,7 @@ class ParameterSearch:
         with np.errstate(invalid="ignore", divide="ignore"):
             b = np.where(use, y - self.slope * c, 0.0).sum(axis=0) / use.sum(axis=0)
         y_final = b + self.slope * final
-        return np.exp(y_final) if self.log else y_final
+        return dac.from_domain(self.hw.parameters[self.name], y_final)
 
     def success(self, achieved: np.ndarray, estimate: np.ndarray, tolerance: float) -> np.ndarray:
         """The line-fit estimate within ``tolerance`` (map domain) of the target, or within three

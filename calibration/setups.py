@@ -22,10 +22,11 @@ import numpy as np
 from neuroemu.backends.emulator import Chip, EmulatorBackend, Imperfections
 from neuroemu.compiler import compile_network
 from neuroemu.compiler.quantize import levels
+from neuroemu.compiler.translate import description_of_targets
 from neuroemu.hardware.config import PARAMETERS, HardwareConfig
 from neuroemu.ir.model import IR
 from neuroemu.models import dac
-from neuroemu.models.lif import DESCRIPTION_OF, NEURON_PARAMETERS, POTENTIALS
+from neuroemu.models.lif import NEURON_PARAMETERS
 from neuroemu.network import Network
 from neuroemu.network.model import FromList
 from neuroemu.spikes import SpikeTrains
@@ -207,11 +208,8 @@ class ChipRunner:
 def _bio_params(hw: HardwareConfig, targets: CalibrationTarget) -> dict[str, float]:
     """LIF parameters (biological units) whose chip targets are ``targets`` (any valid values do:
     every code is set explicitly per run); cm and i_offset at their defaults."""
-    out = {}
-    for circuit, name in DESCRIPTION_OF.items():
-        value = targets.get(circuit)
-        out[name] = float(hw.bio_voltage_mV(value) if circuit in POTENTIALS else hw.bio_time_ms(value))
-    return {p.name: out.get(p.name, p.default) for p in NEURON_PARAMETERS}
+    bio = description_of_targets(hw, targets.as_dict())
+    return {p.name: float(bio[p.name]) if p.name in bio else p.default for p in NEURON_PARAMETERS}
 
 
 #: compiled calibration networks of this process, by (config hash, targets, stimulus); they do

@@ -10,12 +10,14 @@ calibrated to are an error naming population, neuron, value and range.
 """
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 
 from neuroemu.errors import DelayError, RangeError
 from neuroemu.hardware.config import HardwareConfig
 from neuroemu.ir.model import RECEPTORS, ChipTargets, LogicalNetwork, Placement, WeightQuantization
-from neuroemu.models.lif import CIRCUIT_PARAMETERS
+from neuroemu.models.lif import CIRCUIT_PARAMETERS, DESCRIPTION_OF, POTENTIALS
 
 #: chip parameter <- (biological quantity, kind), from the schema :mod:`neuroemu.models.lif`;
 #: v_inf: v_rest shifted by the bias current i_offset
@@ -78,6 +80,18 @@ def neuron_targets(net: LogicalNetwork, hw: HardwareConfig) -> dict[str, np.ndar
             raise err
         values[chip_name] = chip
     return values
+
+
+def description_of_targets(hw: HardwareConfig, values: Mapping[str, np.ndarray | float]) -> dict[str, np.ndarray]:
+    """The inverse of :func:`neuron_targets`: the description's neuron parameters (biological
+    units) that ``hw`` translates to the chip ``values`` (circuit parameter -> value; input gains
+    not needed), with no bias current (v_rest = the leak potential). ``cm`` and ``i_offset``, which
+    no circuit parameter carries alone, are not included."""
+    out = {}
+    for circuit, name in DESCRIPTION_OF.items():
+        value = values[circuit]
+        out[name] = np.asarray(hw.bio_voltage_mV(value) if circuit in POTENTIALS else hw.bio_time_ms(value), float)
+    return out
 
 
 def translate(net: LogicalNetwork, placement: Placement, weights: WeightQuantization, hw: HardwareConfig) -> ChipTargets:

@@ -49,6 +49,11 @@ def domain(spec: MapSpec, value: np.ndarray | float) -> np.ndarray:
         return np.where(v > 0, np.log(np.where(v > 0, v, 1.0)), np.where(np.isnan(v), np.nan, -np.inf))
 
 
+def from_domain(spec: MapSpec, y: np.ndarray | float) -> np.ndarray:
+    """Inverse of :func:`domain`: values from the map's domain (e^y for log maps)."""
+    return np.exp(y) if spec.map == "log" else np.asarray(y, float)
+
+
 def origin_and_slope(spec: MapSpec, dac: DacSpec) -> tuple[float, float]:
     """(y_0, slope) of the nominal map in its domain; the slope's sign is the map's direction."""
     y0, y1 = domain(spec, spec.at_code_0), domain(spec, spec.at_code_max)
@@ -85,8 +90,7 @@ def value_at_code(
     nominal map)."""
     code = round_code(dac, code)
     y0, slope = origin_and_slope(spec, dac)
-    y = y0 + np.asarray(offset_dev, float) + slope * (1.0 + np.asarray(gain_dev, float)) * code
-    return np.exp(y) if spec.map == "log" else y
+    return from_domain(spec, y0 + np.asarray(offset_dev, float) + slope * (1.0 + np.asarray(gain_dev, float)) * code)
 
 
 def nominal_code(spec: MapSpec, dac: DacSpec, value: np.ndarray | float) -> np.ndarray:

@@ -111,18 +111,3 @@ NEURON_CIRCUIT_NAMES: tuple[str, ...] = tuple(p.name for p in CIRCUIT_PARAMETERS
 #: circuit parameter -> the description parameter that sets it (v_leak: v_rest, shifted by any i_offset)
 DESCRIPTION_OF: dict[str, str] = {p.chip: p.name for p in NEURON_PARAMETERS if p.chip is not None}
 
-
-def neuron_parameter(name: str) -> NeuronParameter:
-    """The description parameter ``name`` (KeyError if there is none)."""
-    for p in NEURON_PARAMETERS:
-        if p.name == name:
-            return p
-    raise KeyError(name)
-
-
-def circuit_parameter(name: str) -> CircuitParameter:
-    """The circuit parameter ``name`` (KeyError if there is none)."""
-    for p in CIRCUIT_PARAMETERS:
-        if p.name == name:
-            return p
-    raise KeyError(name)
