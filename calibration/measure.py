@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuroemu.models.psp import kernel_p_array
+
 from neuroemu.calibration.setups import Recording
 
 
@@ -137,22 +139,6 @@ def tau_from_decay(y: np.ndarray, dt_us: float, baseline: np.ndarray, i0: int, i
     return np.where(vanished, 1e-3 * dt_us, tau)
 
 
-def kernel_p(h: float | np.ndarray, tau_m: np.ndarray, tau_s: np.ndarray) -> np.ndarray:
-    """Membrane response at time h to a unit step of synaptic current decaying with tau_s
-    (µs): int_0^h exp(-(h-s)/tau_m) exp(-s/tau_s) ds. The emulator's scalar (numba)
-    ``backends.emulator.dynamics.kernel_p``, vectorized over h and the time constants and safe
-    from overflow for any h (keep the two in step)."""
-    d = 1.0 / np.asarray(tau_s, float) - 1.0 / np.asarray(tau_m, float)
-    x = h * d
-    em = np.exp(-h / np.asarray(tau_m, float))
-    small = np.abs(x) < 1e-6
-    # em (1 - e^-x) = e^(-h/tau_s) (e^x - 1): take the form whose exponential cannot overflow
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        num = np.where(x >= 0, em * (-np.expm1(-x)), np.exp(-h / np.asarray(tau_s, float)) * np.expm1(x))
-        full = num / np.where(small, 1.0, d)
-    return np.where(small, h * em * (1.0 - 0.5 * x + x * x / 6.0), full)
-
-
 def synaptic_current(v: np.ndarray, dt_us: float, tau_mem: np.ndarray, i_event: int) -> np.ndarray:
     """Membrane-differenced traces ``u_j = z_j - r z_{j-1}`` (z: trace minus its pre-event mean,
     r = exp(-dt/tau_mem) per circuit) for j >= ``i_event + 1``: (trials, circuits, samples).
@@ -214,7 +200,7 @@ def current_amplitude(u: np.ndarray, dt_us: float, tau_mem: np.ndarray, tau_syn:
     m = np.arange(u.shape[1], dtype=float)
     tm = np.asarray(tau_mem, float)[:, None]
     ts = np.asarray(tau_syn, float)[:, None]
-    g = kernel_p(dt_us, tm, ts) * np.exp(-(m[None, :] * dt_us + delta_us) / ts)
+    g = kernel_p_array(dt_us, tm, ts) * np.exp(-(m[None, :] * dt_us + delta_us) / ts)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (g * u).sum(axis=1) / (g * g).sum(axis=1)
 

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from neuroemu.calibration.measure import trimmed_std
-from neuroemu.calibration.targets import POTENTIALS, UNITS
+from neuroemu.models.lif import CIRCUIT_UNITS as UNITS
+from neuroemu.models.lif import POTENTIALS
 
 #: calibrated std / uncalibrated std accepted by calix's tests (test_neuron_distribution.py)
 CALIX_LIMITS: dict[str, float] = {

@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 
 from neuroemu.errors import BackendError, NeuroemuError
-from neuroemu.hardware.config import PARAMETERS, HardwareConfig
+from neuroemu.hardware.config import HardwareConfig
 from neuroemu.hdf5 import create, open_checked, serialize
 from neuroemu.ir.model import RECEPTORS, ChipTargets, IRCalibration, LogicalNetwork, Placement
 
-from neuroemu.calibration.targets import POTENTIALS, UNITS, CalibrationTarget
+from neuroemu.calibration.targets import CalibrationTarget
+from neuroemu.models.lif import CIRCUIT_UNITS as UNITS
+from neuroemu.models.lif import DESCRIPTION_OF, NEURON_CIRCUIT_NAMES, POTENTIALS
 
 #: bumped when the measurement or search method changes: part of every calibration's identity
 METHOD_VERSION = 2  # 2: emulator kernel with grouped event delivery (measurements move by ~1e-12)
@@ -156,9 +158,7 @@ class Calibration:
         follow from the weight scales). The error names parameter, population, value and the
         calibrated value (also in biological units)."""
         pops = logical.lif_populations()
-        for name in PARAMETERS:
-            if name.startswith("input_gain"):
-                continue
+        for name in NEURON_CIRCUIT_NAMES:
             want = self.targets.get(name)
             got = np.asarray(targets.get(name), float)
             bad = np.flatnonzero(~np.isclose(got, want, rtol=1e-6, atol=1e-9))
@@ -168,7 +168,7 @@ class Calibration:
             pop = next(p for p in pops if p.lif_first <= i < p.lif_first + p.size)
             raise CalibrationError(
                 f"population '{pop.name}' neuron {i - pop.lif_first}: {name} is {_fmt(hw, name, got[i])}, but calibration "
-                f"{self.id} was made for {_fmt(hw, name, want)}: set the population's {_BIO[name]} to "
+                f"{self.id} was made for {_fmt(hw, name, want)}: set the population's {DESCRIPTION_OF[name]} to "
                 f"{_bio(hw, name, want)} or calibrate for the network's targets (neuroemu calibrate --target FILE)"
             )
 
@@ -187,10 +187,6 @@ class Calibration:
         from neuroemu.calibration.report import calibration_report
 
         return calibration_report(self)
-
-
-_BIO = {"v_leak": "v_rest", "v_reset": "v_reset", "v_thresh": "v_thresh", "tau_mem": "tau_mem",
-        "tau_syn_exc": "tau_syn_exc", "tau_syn_inh": "tau_syn_inh", "tau_refrac": "tau_refrac"}
 
 
 def _fmt(hw: HardwareConfig, name: str, value: float) -> str:

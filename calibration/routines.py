@@ -31,6 +31,8 @@ from typing import Callable
 import numpy as np
 
 from neuroemu.hardware.config import HardwareConfig
+from neuroemu.models import dac
+from neuroemu.models.psp import kernel_p_array
 
 from neuroemu.calibration import measure as M
 from neuroemu.calibration.search import Measure, SearchOptions, SearchOutcome, search
@@ -80,12 +82,7 @@ class Context:
         potential accurately relative to calibrated ones."""
         if name not in self.codes:
             return np.full(self.n, self.nominal(name, value))
-        spec = self.hw.parameters[name]
-        f = np.log if spec.map == "log" else (lambda x: x)
-        slope = (f(spec.at_code_max) - f(spec.at_code_0)) / self.hw.dac.max_code
-        code = self.codes[name] + (f(value) - f(self.targets.get(name))) / slope
-        code = np.clip(code, 0, self.hw.dac.max_code)
-        return np.rint(code) if self.hw.dac.bits is not None else code
+        return dac.code_towards(self.hw.parameters[name], self.hw.dac, self.codes[name], value, self.targets.get(name))
 
     def base_codes(self, **overrides: float | np.ndarray) -> dict[str, np.ndarray]:
         """Per-circuit codes: calibrated where known, else nominal for the target; then ``overrides``."""
@@ -322,7 +319,7 @@ def _psp_plan(ctx: Context, pop: str, rows: int, use_all: bool = True) -> _Psp:
     tau_s = t.get(f"tau_syn_{pop}")
     gain = t.get(f"input_gain_{pop}")
     tt = np.linspace(0, 8 * max(t.tau_mem, tau_s), 4000)[1:]
-    peak = float(M.kernel_p(tt, np.full_like(tt, t.tau_mem), np.full_like(tt, tau_s)).max())  # V per V/µs
+    peak = float(kernel_p_array(tt, t.tau_mem, tau_s).max())  # V per V/µs
     w_group = amplitude / peak  # current jump per trial (V/µs)
     if not use_all:
         rows = int(np.clip(max(PSP_MIN_ROWS, np.ceil(w_group / (63.0 * gain))), 1, rows))

@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from neuroemu.hardware.config import HardwareConfig
+from neuroemu.models import dac
 
 #: measure(codes per parameter) -> measured values per parameter (per circuit, chip units)
 Measure = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
@@ -61,13 +62,10 @@ class ParameterSearch:
 
     def __post_init__(self) -> None:
         spec = self.hw.parameters[self.name]
-        self.log = spec.map == "log"
-        y0 = np.log(spec.at_code_0) if self.log else spec.at_code_0
-        y1 = np.log(spec.at_code_max) if self.log else spec.at_code_max
         self.max_code = float(self.hw.dac.max_code)
         self.integer = self.hw.dac.bits is not None
         #: nominal slope in the map's domain per code; its sign is the map's direction
-        self.slope = float((y1 - y0) / self.max_code)
+        self.slope = dac.origin_and_slope(spec, self.hw.dac)[1]
         self.y_target = float(self.y(np.asarray(self.target)))
         self.lo = np.zeros(self.n)
         self.hi = np.full(self.n, self.max_code)
@@ -75,15 +73,10 @@ class ParameterSearch:
     # --- domain -------------------------------------------------------------------------------
     def y(self, values: np.ndarray) -> np.ndarray:
         """Values in the map's domain (ln for log maps; non-positive values -> -inf)."""
-        v = np.asarray(values, float)
-        if not self.log:
-            return v
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(v > 0, np.log(np.where(v > 0, v, 1.0)), np.where(np.isnan(v), np.nan, -np.inf))
+        return dac.domain(self.hw.parameters[self.name], values)
 
     def _round(self, c: np.ndarray) -> np.ndarray:
-        c = np.clip(c, 0.0, self.max_code)
-        return np.rint(c) if self.integer else c
+        return dac.round_code(self.hw.dac, c)
 
     # --- binary search ------------------------------------------------------------------------
     def mid(self) -> np.ndarray:
@@ -130,7 +123,7 @@ class ParameterSearch:
         with np.errstate(invalid="ignore", divide="ignore"):
             b = np.where(use, y - self.slope * c, 0.0).sum(axis=0) / use.sum(axis=0)
         y_final = b + self.slope * final
-        return np.exp(y_final) if self.log else y_final
+        return dac.from_domain(self.hw.parameters[self.name], y_final)
 
     def success(self, achieved: np.ndarray, estimate: np.ndarray, tolerance: float) -> np.ndarray:
         """The line-fit estimate within ``tolerance`` (map domain) of the target, or within three

@@ -22,9 +22,11 @@ import numpy as np
 from neuroemu.backends.emulator import Chip, EmulatorBackend, Imperfections
 from neuroemu.compiler import compile_network
 from neuroemu.compiler.quantize import levels
+from neuroemu.compiler.translate import description_of_targets
 from neuroemu.hardware.config import PARAMETERS, HardwareConfig
-from neuroemu.hardware.dac import nominal_code
 from neuroemu.ir.model import IR
+from neuroemu.models import dac
+from neuroemu.models.lif import NEURON_PARAMETERS
 from neuroemu.network import Network
 from neuroemu.network.model import FromList
 from neuroemu.spikes import SpikeTrains
@@ -205,13 +207,9 @@ class ChipRunner:
 # --- building setups ------------------------------------------------------------------------
 def _bio_params(hw: HardwareConfig, targets: CalibrationTarget) -> dict[str, float]:
     """LIF parameters (biological units) whose chip targets are ``targets`` (any valid values do:
-    every code is set explicitly per run)."""
-    return dict(
-        tau_mem=float(hw.bio_time_ms(targets.tau_mem)), tau_syn_exc=float(hw.bio_time_ms(targets.tau_syn_exc)),
-        tau_syn_inh=float(hw.bio_time_ms(targets.tau_syn_inh)), v_rest=float(hw.bio_voltage_mV(targets.v_leak)),
-        v_reset=float(hw.bio_voltage_mV(targets.v_reset)), v_thresh=float(hw.bio_voltage_mV(targets.v_thresh)),
-        tau_refrac=float(hw.bio_time_ms(targets.tau_refrac)), cm=1.0,
-    )
+    every code is set explicitly per run); cm and i_offset at their defaults."""
+    bio = description_of_targets(hw, targets.as_dict())
+    return {p.name: float(bio[p.name]) if p.name in bio else p.default for p in NEURON_PARAMETERS}
 
 
 #: compiled calibration networks of this process, by (config hash, targets, stimulus); they do
@@ -270,7 +268,7 @@ def max_stimulus_rows(hw: HardwareConfig, receptors: int = 2, with_reference: bo
 def nominal_codes(hw: HardwareConfig, values: dict[str, float]) -> dict[str, np.ndarray]:
     """Per-circuit nominal codes (the uncalibrated chip's) for one value per parameter."""
     n = hw.neurons.circuits
-    return {name: np.full(n, float(nominal_code(hw.parameters[name], hw.dac, values[name]))) for name in values}
+    return {name: np.full(n, float(dac.nominal_code(hw.parameters[name], hw.dac, values[name]))) for name in values}
 
 
 def extreme_code(hw: HardwareConfig, name: str, high: bool) -> float:
@@ -282,8 +280,7 @@ def extreme_code(hw: HardwareConfig, name: str, high: bool) -> float:
 
 def extreme_value(hw: HardwareConfig, name: str, high: bool) -> float:
     """Nominal value at :func:`extreme_code`."""
-    spec = hw.parameters[name]
-    return max(spec.at_code_0, spec.at_code_max) if high else min(spec.at_code_0, spec.at_code_max)
+    return dac.reach(hw.parameters[name])[1 if high else 0]
 
 
 def imperfections_json(imp: Imperfections) -> str:

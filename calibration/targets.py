@@ -28,26 +28,11 @@ from typing import Any, Mapping
 
 from neuroemu.errors import ConfigError
 from neuroemu.hardware.config import PARAMETERS, HardwareConfig
+from neuroemu.models.lif import CIRCUIT_PARAMETERS, CIRCUIT_UNITS, POTENTIALS
 from neuroemu.yaml_schema import read_yaml_mapping
 
-#: calix defaults; potentials in CADC codes, times in µs, gain in V/µs per weight code
-CALIX_DEFAULTS: dict[str, float] = {
-    "v_leak": 80.0,  # CADC
-    "v_reset": 70.0,  # CADC
-    "v_thresh": 125.0,  # CADC
-    "tau_mem": 10.0,
-    "tau_syn_exc": 10.0,
-    "tau_syn_inh": 10.0,
-    "tau_refrac": 2.0,
-    "input_gain_exc": 1.0e-3,
-    "input_gain_inh": 1.0e-3,
-}
-POTENTIALS = ("v_leak", "v_reset", "v_thresh")
-#: units of the values in a target file and in :class:`CalibrationTarget`
-UNITS: dict[str, str] = {
-    "v_leak": "V", "v_reset": "V", "v_thresh": "V", "tau_mem": "µs", "tau_syn_exc": "µs", "tau_syn_inh": "µs",
-    "tau_refrac": "µs", "input_gain_exc": "V/µs per code", "input_gain_inh": "V/µs per code",
-}
+#: calix defaults (from the schema); potentials in CADC codes, times in µs, gain in V/µs per weight code
+CALIX_DEFAULTS: dict[str, float] = {p.name: p.calix_default for p in CIRCUIT_PARAMETERS}
 
 
 def default_targets(hw: HardwareConfig) -> dict[str, float]:
@@ -126,8 +111,8 @@ class CalibrationTarget:
                     extra = (f" (CADC {float(hw.cadc_code(value)):.1f}; range CADC {float(hw.cadc_code(lo)):.1f}-"
                              f"{float(hw.cadc_code(hi)):.1f})")
                 raise ConfigError(
-                    f"{source}: key '{name}': target {value:.6g} {UNITS[name]}{extra} is outside the calibratable "
-                    f"range {lo:g}-{hi:g} {UNITS[name]} of hardware '{hw.name}'"
+                    f"{source}: key '{name}': target {value:.6g} {CIRCUIT_UNITS[name]}{extra} is outside the calibratable "
+                    f"range {lo:g}-{hi:g} {CIRCUIT_UNITS[name]} of hardware '{hw.name}'"
                 )
 
     def describe(self, hw: HardwareConfig) -> dict[str, str]:
@@ -138,7 +123,7 @@ class CalibrationTarget:
             if name in POTENTIALS:
                 out[name] = f"{v:.4g} V (CADC {float(hw.cadc_code(v)):.1f}, {float(hw.bio_voltage_mV(v)):.2f} mV)"
             else:
-                out[name] = f"{v:.4g} {UNITS[name]}"
+                out[name] = f"{v:.4g} {CIRCUIT_UNITS[name]}"
         return out
 
 
@@ -157,8 +142,8 @@ def _parse_value(key: str, raw: Any, hw: HardwareConfig, source: str) -> float:
     """A target file value in chip units; potentials accept V, {cadc: n} and {mV: x} (biological)."""
     if key not in POTENTIALS:
         if isinstance(raw, Mapping):
-            raise ConfigError(f"{source}: key '{key}': expected a number ({UNITS[key]}), got {raw!r}")
-        return _number(key, raw, source, f"a number ({UNITS[key]})")
+            raise ConfigError(f"{source}: key '{key}': expected a number ({CIRCUIT_UNITS[key]}), got {raw!r}")
+        return _number(key, raw, source, f"a number ({CIRCUIT_UNITS[key]})")
     if isinstance(raw, Mapping):
         if len(raw) != 1 or next(iter(raw)) not in ("V", "cadc", "mV"):
             raise ConfigError(f"{source}: key '{key}': expected {_POTENTIAL_FORMS}, got {dict(raw)!r}")

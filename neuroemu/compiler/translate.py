@@ -10,26 +10,22 @@ calibrated to are an error naming population, neuron, value and range.
 """
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 
 from neuroemu.errors import DelayError, RangeError
 from neuroemu.hardware.config import HardwareConfig
 from neuroemu.ir.model import RECEPTORS, ChipTargets, LogicalNetwork, Placement, WeightQuantization
+from neuroemu.models.lif import CIRCUIT_PARAMETERS, DESCRIPTION_OF, POTENTIALS
 
-# chip parameter <- (biological parameter, kind); v_inf: v_rest shifted by the bias current i_offset
-_FROM_BIO = {
-    "v_leak": ("v_inf", "voltage"),
-    "v_reset": ("v_reset", "voltage"),
-    "v_thresh": ("v_thresh", "voltage"),
-    "tau_mem": ("tau_mem", "time"),
-    "tau_syn_exc": ("tau_syn_exc", "time"),
-    "tau_syn_inh": ("tau_syn_inh", "time"),
-    "tau_refrac": ("tau_refrac", "time"),
-}
+#: chip parameter <- (biological quantity, kind), from the schema :mod:`neuroemu.models.lif`;
+#: v_inf: v_rest shifted by the bias current i_offset
+_FROM_BIO = {p.name: (p.realises, p.kind) for p in CIRCUIT_PARAMETERS if p.realises is not None}
 
 
 def _bio_of_chip(hw: HardwareConfig, kind: str, value: float) -> float:
-    return float(hw.bio_voltage_mV(value)) if kind == "voltage" else float(hw.bio_time_ms(value))
+    return float(hw.bio_voltage_mV(value)) if kind == "potential" else float(hw.bio_time_ms(value))
 
 
 def refuse_delays(net: LogicalNetwork, what: str, hint: str = "leave delay unset") -> None:
@@ -59,13 +55,13 @@ def neuron_targets(net: LogicalNetwork, hw: HardwareConfig) -> dict[str, np.ndar
     values: dict[str, np.ndarray] = {}
     for chip_name, (bio_name, kind) in _FROM_BIO.items():
         bio = net.params.v_inf() if bio_name == "v_inf" else getattr(net.params, bio_name)
-        chip = np.asarray(hw.chip_voltage_V(bio) if kind == "voltage" else hw.chip_time_us(bio), dtype=np.float64)
+        chip = np.asarray(hw.chip_voltage_V(bio) if kind == "potential" else hw.chip_time_us(bio), dtype=np.float64)
         lo, hi = hw.parameters[chip_name].range
         bad = np.flatnonzero((chip < lo * (1 - 1e-9)) | (chip > hi * (1 + 1e-9)))
         if bad.size:
             i = int(bad[0])
             pop = lif_pops[pop_of_lif[i]]
-            unit_bio = "mV" if kind == "voltage" else "ms"
+            unit_bio = "mV" if kind == "potential" else "ms"
             unit_chip = hw.parameters[chip_name].unit
             what = f"{bio_name} {bio[i]:.6g} {unit_bio}"
             if bio_name == "v_inf":
@@ -84,6 +80,18 @@ def neuron_targets(net: LogicalNetwork, hw: HardwareConfig) -> dict[str, np.ndar
             raise err
         values[chip_name] = chip
     return values
+
+
+def description_of_targets(hw: HardwareConfig, values: Mapping[str, np.ndarray | float]) -> dict[str, np.ndarray]:
+    """The inverse of :func:`neuron_targets`: the description's neuron parameters (biological
+    units) that ``hw`` translates to the chip ``values`` (circuit parameter -> value; input gains
+    not needed), with no bias current (v_rest = the leak potential). ``cm`` and ``i_offset``, which
+    no circuit parameter carries alone, are not included."""
+    out = {}
+    for circuit, name in DESCRIPTION_OF.items():
+        value = values[circuit]
+        out[name] = np.asarray(hw.bio_voltage_mV(value) if circuit in POTENTIALS else hw.bio_time_ms(value), float)
+    return out
 
 
 def translate(net: LogicalNetwork, placement: Placement, weights: WeightQuantization, hw: HardwareConfig) -> ChipTargets:

@@ -10,6 +10,7 @@ import numpy as np
 
 from neuroemu.errors import NetworkError
 from neuroemu.ir.model import EXC, INH, IRPopulation, IRProjection, LogicalNetwork, NeuronParams, Synapses
+from neuroemu.models.lif import NEURON_PARAMETERS
 from neuroemu.network.model import (
     LIF_DEFAULTS,
     LIF_UNITS,
@@ -25,7 +26,7 @@ from neuroemu.network.model import (
     SpikeSourcePopulation,
 )
 
-_POSITIVE = ("tau_mem", "tau_syn_exc", "tau_syn_inh", "cm")
+_BOUND = {p.name: p.bound for p in NEURON_PARAMETERS}
 
 
 def check_population(pop) -> None:
@@ -54,17 +55,17 @@ def check_population(pop) -> None:
         if bad.size:
             raise NetworkError(f"population '{pop.name}': parameter {key} is {values[bad[0]]} at neuron {bad[0]}")
         unit = LIF_UNITS[key]
-        if key in _POSITIVE:
+        if _BOUND[key] == "positive":
             bad = np.flatnonzero(values <= 0)
             if bad.size:
                 raise NetworkError(
                     f"population '{pop.name}': {key} must be positive, got {values[bad[0]]} {unit} at neuron {bad[0]}"
                 )
-        if key == "tau_refrac":
+        elif _BOUND[key] == "non-negative":
             bad = np.flatnonzero(values < 0)
             if bad.size:
                 raise NetworkError(
-                    f"population '{pop.name}': tau_refrac must be >= 0, got {values[bad[0]]} ms at neuron {bad[0]}"
+                    f"population '{pop.name}': {key} must be >= 0, got {values[bad[0]]} {unit} at neuron {bad[0]}"
                 )
     reset, thresh = pop.param("v_reset"), pop.param("v_thresh")
     bad = np.flatnonzero(reset >= thresh)

@@ -16,18 +16,12 @@ from typing import Literal
 
 import numpy as np
 
-#: The per-circuit analog parameters set by CapMem DAC codes, in calibration order of calix.
-PARAMETERS: tuple[str, ...] = (
-    "v_leak",
-    "v_reset",
-    "v_thresh",
-    "tau_mem",
-    "tau_syn_exc",
-    "tau_syn_inh",
-    "tau_refrac",
-    "input_gain_exc",
-    "input_gain_inh",
-)
+from neuroemu.models import dac as dac_map
+from neuroemu.models.lif import CIRCUIT_NAMES
+
+#: The per-circuit analog parameters set by CapMem DAC codes, in calibration order of calix
+#: (the schema's :data:`neuroemu.models.lif.CIRCUIT_PARAMETERS`).
+PARAMETERS: tuple[str, ...] = CIRCUIT_NAMES
 
 
 def _scaled(x: np.ndarray | float, factor: float) -> np.ndarray | float:
@@ -166,9 +160,9 @@ class ParameterSpec:
     """One analog parameter of a neuron circuit.
 
     ``range``: the target range calibration supports (chip units).
-    ``map``: nominal code -> value map: ``linear`` (value = at_code_0 + slope*code) or ``log``
-    (ln value linear in code: constant relative step, standing in for CapMem bias currents
-    with range switches on time constants).
+    ``map``: nominal code -> value map (:mod:`neuroemu.models.dac`): ``linear`` (value =
+    at_code_0 + slope*code) or ``log`` (ln value linear in code: constant relative step,
+    standing in for CapMem bias currents with range switches on time constants).
     Mismatch per circuit: ``mismatch_offset`` = std of the offset (unit of the parameter for
     linear maps; of ln(value) for log maps), ``mismatch_gain`` = relative std of the slope.
     """
@@ -188,9 +182,7 @@ class ParameterSpec:
         if self.map == "log":
             _require(self.at_code_0 > 0 and self.at_code_max > 0, "log maps need positive at_code_0/at_code_max")
         _require(self.mismatch_offset >= 0 and self.mismatch_gain >= 0, "mismatch spreads must be >= 0")
-        vmin, vmax = sorted((self.at_code_0, self.at_code_max))
-        _require(vmin <= lo and hi <= vmax,
-                 f"range {list(self.range)} must lie inside what the DAC reaches [{vmin}, {vmax}]")
+        dac_map.check_range(self, self.range)
 
 
 @dataclass(frozen=True)

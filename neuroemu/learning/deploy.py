@@ -20,6 +20,7 @@ from neuroemu.compiler import compile_network
 from neuroemu.errors import NeuroemuError
 from neuroemu.hardware import HardwareConfig, load_hardware
 from neuroemu.ir.model import IR
+from neuroemu.models.lif import CIRCUIT_PARAMETERS, DESCRIPTION_OF
 from neuroemu.spikes import SpikeTrains
 
 from .datasets import DatasetSplits, LabeledData
@@ -128,12 +129,14 @@ def calibration_targets(model: TTFSModel, hardware: HardwareConfig | str = "bss2
     gain = float(hw.chip_current_V_per_us(w_top / n_codes, lif["cm"]))
     lo, hi = hw.parameters["input_gain_exc"].range
     gain = float(np.clip(gain, lo, hi))
-    return {
-        "v_leak": {"mV": lif["v_rest"]}, "v_reset": {"mV": lif["v_reset"]}, "v_thresh": {"mV": lif["v_thresh"]},
-        "tau_mem": float(hw.chip_time_us(lif["tau_mem"])), "tau_syn_exc": float(hw.chip_time_us(lif["tau_syn_exc"])),
-        "tau_syn_inh": float(hw.chip_time_us(lif["tau_syn_inh"])),
-        "tau_refrac": float(hw.chip_time_us(lif["tau_refrac"])), "input_gain_exc": gain, "input_gain_inh": gain,
-    }
+    targets: dict[str, Any] = {}
+    for p in CIRCUIT_PARAMETERS:
+        if p.kind == "gain":
+            targets[p.name] = gain
+        else:
+            bio = lif[DESCRIPTION_OF[p.name]]
+            targets[p.name] = {"mV": bio} if p.kind == "potential" else float(hw.chip_time_us(bio))
+    return targets
 
 
 def weight_limit(model: TTFSModel, hardware: HardwareConfig | str = "bss2", calibration=None) -> float | None:

@@ -11,7 +11,8 @@ Current-based LIF with exponential synapses, first spike only::
     I -> I + w_i  at each input spike t_i  (w_i in nA, negative = inhibitory).
 
 Write u = V - v_rest and theta = v_thresh - v_rest (> 0). A single input gives the PSP
-``w_i * eps(t - t_i)`` with
+``w_i * eps(t - t_i)`` with ``eps(s) = P(s) / C_m``, P the PSP kernel of
+:mod:`neuroemu.models.psp` (which also propagates the state between inputs here):
 
 * tau_mem == tau_syn == tau:   eps(s) = (s / C_m) e^{-s/tau}
 * tau_mem == 2 tau_syn:        eps(s) = (2 tau_syn / C_m) (e^{-s/tau_mem} - e^{-s/tau_syn})
@@ -80,6 +81,8 @@ from typing import Sequence
 
 import numba
 import numpy as np
+
+from neuroemu.models.psp import kernel_p_from
 
 __all__ = [
     "LIFParams",
@@ -217,6 +220,12 @@ def lambertw0(z: np.ndarray | float) -> np.ndarray:
 
 # --------------------------------------------------------------------------- forward kernel
 
+@numba.njit(inline="always", cache=True)
+def _rate_difference(mode: int, tau_syn: float, tau_mem: float) -> float:
+    """1/tau_syn - 1/tau_mem of the PSP kernel (exactly 0 for tau_mem == tau_syn)."""
+    return 0.0 if mode == _MODE_EQUAL else 1.0 / tau_syn - 1.0 / tau_mem
+
+
 @numba.njit(cache=True, nogil=True)
 def _interval_spike(u0: float, i0: float, u_end: float, dt: float, mode: int, tau_syn: float,
                     tau_mem: float, cm: float, theta: float) -> float:
@@ -285,17 +294,16 @@ def _forward_sample(weights, times, order, mode, tau_syn, tau_mem, cm, theta, ou
         if dt == np.inf:
             dec_syn = 0.0
             dec_mem = 0.0
+            p_dt = 0.0
         else:
             dec_syn = math.exp(-dt / tau_syn)
             dec_mem = dec_syn if mode == _MODE_EQUAL else math.exp(-dt / tau_mem)
+            p_dt = kernel_p_from(dt, dec_mem, dec_syn, _rate_difference(mode, tau_syn, tau_mem)) / cm
         for j in range(n_out):
             if done[j]:
                 continue
             # exact propagation of (u, I) to the next input (both -> 0 for dt = inf)
-            if mode == _MODE_EQUAL:
-                u_end = (u[j] + cur[j] * dt / cm) * dec_syn if dec_syn > 0.0 else 0.0
-            else:
-                u_end = u[j] * dec_mem + 2.0 * tau_syn * cur[j] / cm * (dec_mem - dec_syn)
+            u_end = u[j] * dec_mem + p_dt * cur[j]
             s = _interval_spike(u[j], cur[j], u_end, dt, mode, tau_syn, tau_mem, cm, theta)
             if s >= 0.0:
                 out[j] = t_k + s
@@ -356,6 +364,8 @@ def _backward_kernel(weights, input_times, output_times, grad_output, mode, tau_
     n_batch, n_in = input_times.shape
     n_out = weights.shape[1]
     n_chunks = min(_N_CHUNKS, max(n_batch, 1))
+    d = _rate_difference(mode, tau_syn, tau_mem)
+    tau_m = tau_syn if mode == _MODE_EQUAL else tau_mem
     dw_chunks = np.zeros((n_chunks, n_in, n_out))
     d_in = np.zeros((n_batch, n_in))
     guarded = np.zeros(n_batch, dtype=np.int64)
@@ -376,15 +386,10 @@ def _backward_kernel(weights, input_times, output_times, grad_output, mode, tau_
                     t_i = input_times[b, i]
                     if t_i < t_out:
                         s = t_out - t_i
-                        if mode == _MODE_EQUAL:
-                            e = math.exp(-s / tau_syn)
-                            eps[i] = s / cm * e
-                            deps[i] = (1.0 - s / tau_syn) / cm * e
-                        else:
-                            es = math.exp(-s / tau_syn)
-                            em = math.exp(-s / tau_mem)
-                            eps[i] = 2.0 * tau_syn / cm * (em - es)
-                            deps[i] = (2.0 * es - em) / cm
+                        es = math.exp(-s / tau_syn)
+                        em = es if mode == _MODE_EQUAL else math.exp(-s / tau_mem)
+                        eps[i] = kernel_p_from(s, em, es, d) / cm
+                        deps[i] = es / cm - eps[i] / tau_m  # d eps/ds = (e^{-s/tau_syn} - P(s)/tau_mem) / C_m
                         vdot += weights[i, j] * deps[i]
                     else:
                         eps[i] = 0.0

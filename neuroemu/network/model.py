@@ -4,7 +4,7 @@ Current-based LIF neurons with exponential excitatory/inhibitory synapses (PyNN'
 ``IF_curr_exp``; NIR's ``CubaLIF`` with ``Linear`` weights), spike sources with explicit
 spike times, projections built by connectors, and what to record.
 
-The neuron (biological units)::
+The neuron and its parameters are :mod:`neuroemu.models.lif`'s (biological units)::
 
     cm dV/dt = -(cm/tau_mem) (V - v_rest) + I_exc + I_inh + i_offset
     dI_x/dt = -I_x / tau_syn_x,   I_x += w at each input spike (w in nA)
@@ -29,25 +29,14 @@ from typing import Literal, Union
 import numpy as np
 
 from neuroemu.errors import NetworkError
+from neuroemu.models import lif
 from neuroemu.spikes import SpikeTrains
 
-#: Parameters of a LIF population, biological units, and their defaults (PyNN IF_curr_exp,
-#: except tau_syn 5 ms for both receptors as in PyNN).
-LIF_DEFAULTS: dict[str, float] = {
-    "tau_mem": 20.0,  # ms
-    "tau_syn_exc": 5.0,  # ms
-    "tau_syn_inh": 5.0,  # ms
-    "v_rest": -65.0,  # mV
-    "v_reset": -65.0,  # mV
-    "v_thresh": -50.0,  # mV
-    "tau_refrac": 0.1,  # ms
-    "cm": 1.0,  # nF
-    "i_offset": 0.0,  # nA, constant bias current
-}
-LIF_UNITS: dict[str, str] = {
-    "tau_mem": "ms", "tau_syn_exc": "ms", "tau_syn_inh": "ms", "v_rest": "mV",
-    "v_reset": "mV", "v_thresh": "mV", "tau_refrac": "ms", "cm": "nF", "i_offset": "nA",
-}
+#: Parameters of a LIF population and their defaults (biological units), from the schema
+#: :data:`neuroemu.models.lif.NEURON_PARAMETERS` (PyNN IF_curr_exp, tau_syn 5 ms for both receptors).
+LIF_DEFAULTS: dict[str, float] = lif.DEFAULTS
+#: their biological units (ms, mV, nF, nA)
+LIF_UNITS: dict[str, str] = lif.UNITS
 
 Receptor = Literal["exc", "inh", "auto"]
 ParamValue = Union[float, np.ndarray]

@@ -74,6 +74,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neuroemu.errors import NetworkError
+from neuroemu.models.psp import kernel_p_array
 
 
 @dataclass(frozen=True)
@@ -128,12 +129,10 @@ class Convention:
         r = np.asarray(r, float)
         if self.dt is None:
             return r
-        from neuroemu.calibration.measure import kernel_p  # the PSP kernel, vectorized
-
         dt = self.dt
         tm = self.decay_tau(tau_mem, "", "tau_mem")
         ts = self.decay_tau(tau_syn, "", "tau_syn")
-        k = kernel_p(dt, tm, ts) / tm
+        k = kernel_p_array(dt, tm, ts) / tm
         return (dt * r / np.asarray(tau_mem, float)) / k
 
     def input_area(self) -> float:

@@ -14,7 +14,7 @@ _SCALE = {"V": (1e3, "mV"), "µs": (1.0, "µs"), "V/µs per code": (1e3, "mV/µs
 def plot_calibration(cal, path: str | Path) -> None:
     """One panel per parameter: histograms of the uncalibrated and calibrated measured values."""
     from neuroemu.calibration.report import calibration_report
-    from neuroemu.calibration.targets import UNITS
+    from neuroemu.models.lif import CIRCUIT_UNITS as UNITS
 
     rep = calibration_report(cal)["parameters"]
     names = list(cal.parameters)

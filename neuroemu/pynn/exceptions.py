@@ -19,6 +19,7 @@ from typing import Iterator
 from pyNN import errors as pe
 
 from neuroemu import errors as ne
+from neuroemu.models.lif import NEURON_PARAMETERS
 
 
 class Refusal(ne.NeuroemuError):
@@ -50,7 +51,7 @@ class RunError(pe.InvalidModelError, ne.BackendError):
 
 
 #: neuroemu's LIF parameter names -> PyNN's IF_curr_exp names (for messages)
-_PYNN_NAMES = {"tau_mem": "tau_m", "tau_syn_exc": "tau_syn_E", "tau_syn_inh": "tau_syn_I"}
+_PYNN_NAMES = {p.name: p.pynn for p in NEURON_PARAMETERS if p.pynn != p.name}
 _NAME = re.compile(r"\b(" + "|".join(_PYNN_NAMES) + r")\b")
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from neuroemu.compiler import compile_network
 from neuroemu.hardware import HardwareConfig, load_hardware
+from neuroemu.models.lif import NEURON_CIRCUIT_NAMES
 from neuroemu.pynn.description import Described, describe
 from neuroemu.pynn.exceptions import InvalidParameterValueError, pynn_errors
 from neuroemu.pynn.simulator import to_step
@@ -359,7 +360,7 @@ def auto_targets(ir, hw: HardwareConfig) -> dict[str, float]:
     get a finer one; none saturates)."""
     t = ir.targets
     out: dict[str, float] = {}
-    for name in ("v_leak", "v_reset", "v_thresh", "tau_mem", "tau_syn_exc", "tau_syn_inh", "tau_refrac"):
+    for name in NEURON_CIRCUIT_NAMES:
         values = np.asarray(t.get(name), float)
         if np.ptp(values) > 1e-9 * max(1.0, float(np.abs(values).max())):
             i = int(np.argmax(np.abs(values - values[0]) > 1e-9 * max(1.0, float(np.abs(values).max()))))

@@ -17,6 +17,7 @@ from pyNN.parameters import ParameterSpace, Sequence
 from pyNN.standardmodels import build_translations, cells, electrodes, synapses
 from pyNN.standardmodels.base import StandardCurrentSource
 
+from neuroemu.models.lif import NEURON_PARAMETERS
 from neuroemu.pynn import simulator
 from neuroemu.pynn.exceptions import UnsupportedError
 
@@ -24,17 +25,7 @@ from neuroemu.pynn.exceptions import UnsupportedError
 class IF_curr_exp(cells.IF_curr_exp):
     __doc__ = cells.IF_curr_exp.__doc__
 
-    translations = build_translations(
-        ("tau_m", "tau_mem"),
-        ("cm", "cm"),
-        ("v_rest", "v_rest"),
-        ("v_thresh", "v_thresh"),
-        ("v_reset", "v_reset"),
-        ("tau_refrac", "tau_refrac"),
-        ("i_offset", "i_offset"),
-        ("tau_syn_E", "tau_syn_exc"),
-        ("tau_syn_I", "tau_syn_inh"),
-    )
+    translations = build_translations(*((p.pynn, p.name) for p in NEURON_PARAMETERS))
 
 
 class SpikeSourceArray(cells.SpikeSourceArray):
