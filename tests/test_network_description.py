@@ -44,9 +44,19 @@ def test_api_and_yaml_express_the_same(tmp_path):
 
 
 def test_examples_load():
-    for name in ("yinyang", "full_chip", "ffn_256_246_10", "too_big"):
-        net = load_network(EXAMPLES / f"{name}.yaml")
-        validate(net)
+    """The example files load and validate to the sizes they describe (population: kind, size; synapses)."""
+    expect = {
+        "yinyang": ({"input": ("spike_source", 5), "hidden": ("lif", 120), "output": ("lif", 3)}, 960),
+        "full_chip": ({"exc_sources": ("spike_source", 205), "inh_sources": ("spike_source", 51),
+                       "neurons": ("lif", 512)}, 512 * 256),
+        "ffn_256_246_10": ({"input": ("spike_source", 256), "hidden": ("lif", 246), "output": ("lif", 10)},
+                           256 * 246 + 246 * 10),
+        "too_big": ({"input": ("spike_source", 10), "hidden": ("lif", 600)}, 6000),
+    }
+    for name, (pops, n_synapses) in expect.items():
+        logical = validate(load_network(EXAMPLES / f"{name}.yaml"))
+        assert {p.name: (p.kind, p.size) for p in logical.populations} == pops, name
+        assert len(logical.synapses.weight) == n_synapses, name
 
 
 def test_connectors_expand_deterministically():
@@ -131,3 +141,4 @@ def test_from_dict_roundtrip_of_examples():
         net = load_network(EXAMPLES / f"{name}.yaml")
         again = network_from_dict(network_to_dict(net), source="again")
         _same_logical(net, again)
+        assert network_to_dict(again) == network_to_dict(net)
