@@ -103,7 +103,7 @@ def nA_for_peak(peak_mV: float, tau_m: float, tau_s: float) -> float:
 
 
 def free_v(t, w, t_in, tau_m, tau_s, t0=None, v0=V_REST):
-    """V(t) without threshold: from (t0, v0) if given (current of earlier inputs carried over), else from rest at -inf."""
+    """V(t) without threshold: from (t0, v0) if given (current of earlier inputs carried over), else from rest."""
     t = np.asarray(t, float)
     w, t_in = np.asarray(w, float), np.asarray(t_in, float)
     if t0 is None:
@@ -132,7 +132,8 @@ def reference_spikes(w, t_in, tau_m, tau_s, tau_ref, t_end, v_reset=V_RESET, gri
         assert k > 0, "the reference starts above threshold"
         # a clear crossing, not a grazing one (the backends could legitimately disagree on those)
         assert v[min(k + 5, len(v) - 1)] > 1e-6 or len(v) - k < 5
-        ts = brentq(lambda x: float(free_v(x, w, t_in, tau_m, tau_s, t0, v0)) - V_THRESH, t[k - 1], t[k], xtol=1e-13)
+        ts = brentq(lambda x, t0=t0, v0=v0: float(free_v(x, w, t_in, tau_m, tau_s, t0, v0)) - V_THRESH,
+                    t[k - 1], t[k], xtol=1e-13)
         spikes.append(ts)
         t0, v0 = ts + tau_ref, v_reset
         start = t0 + grid
@@ -271,7 +272,8 @@ def test_inhibition_lowers_v_and_delays_the_spike(backend, taus):
     excitatory inputs it delays the first spike to where the signed closed form puts it."""
     _, be, tol = backend
     tau_m, tau_s = taus
-    w = np.array([[-nA_for_peak(4.0, tau_m, tau_s)], [nA_for_peak(10.0, tau_m, tau_s)], [nA_for_peak(9.0, tau_m, tau_s)]])
+    w = np.array([[-nA_for_peak(4.0, tau_m, tau_s)], [nA_for_peak(10.0, tau_m, tau_s)], [nA_for_peak(9.0, tau_m,
+                                                                                                     tau_s)]])
     t_in = [[2.0, np.inf, np.inf], [np.inf, 4.0, 5.5], [3.0, 4.0, 5.5]]
     ir = compile_network(neuron_net(3, w, tau_m, tau_s, tau_ref=30.0, record_v=[0]), "ideal")
     res = be.run(ir, {"in": _trains(t_in, 3)}, duration=40.0, trials=3)

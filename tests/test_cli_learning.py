@@ -94,7 +94,8 @@ def test_demo_quick(tmp_path, monkeypatch):
 def test_train_in_the_loop_from_init(trained_model, tmp_path):
     model, _, _ = trained_model
     out = tmp_path / "itl.h5"
-    r = CliRunner().invoke(main, ["train", "--mode", "in-the-loop", "--init", str(model), "--chip", "3", "--epochs", "1",
+    r = CliRunner().invoke(main, ["train", "--mode", "in-the-loop", "--init", str(model), "--chip", "3", "--epochs",
+                                  "1",
                                   "--train-samples", "300", "--no-progress", "-o", str(out), "--json"])
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)

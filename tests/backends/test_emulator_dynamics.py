@@ -90,7 +90,8 @@ def _bss2_run(imp=None, seed=0, chip=0, trials=3, net=None):
 
 
 def _spikes(res):
-    return {k: (v.spikes.times.copy(), v.spikes.neuron.copy(), v.spikes.trial.copy()) for k, v in res.populations.items()}
+    return {k: (v.spikes.times.copy(), v.spikes.neuron.copy(), v.spikes.trial.copy()) for k,
+            v in res.populations.items()}
 
 
 def _same(a, b):
@@ -115,7 +116,8 @@ def test_noise_varies_with_run_seed_only():
     _, e = _bss2_run(seed=2)
     assert _same(_spikes(c), _spikes(d))
     assert not _same(_spikes(c), _spikes(e))
-    assert a.info["imperfections_on"]["membrane_noise"] is False and c.info["imperfections_on"]["membrane_noise"] is True
+    assert a.info["imperfections_on"]["membrane_noise"] is False
+    assert c.info["imperfections_on"]["membrane_noise"] is True
 
 
 def test_trials_independent_of_thread_count_and_batching():
@@ -201,7 +203,8 @@ def test_other_hardware_refused():
     from neuroemu.backends.emulator import Chip
 
     ir = compile_network(feedforward(), "small")
-    with pytest.raises(BackendError, match="compiled for hardware 'small'.*this chip is 'bss2'.*compile the network for 'bss2'"):
+    with pytest.raises(BackendError,
+                       match="compiled for hardware 'small'.*this chip is 'bss2'.*compile the network for 'bss2'"):
         EmulatorBackend(chip=Chip("bss2", 0)).run(ir, duration=10.0)
 
 

@@ -9,8 +9,18 @@ import pytest
 from scipy.integrate import solve_ivp
 from scipy.special import lambertw
 
-from neuroemu.learning.ttfs import (Adam, LIFParams, TTFSNetwork, WeightBumper, backward, classify, first_spike_times,
-                                    lambertw0, step_lr, ttfs_loss)
+from neuroemu.learning.ttfs import (
+    Adam,
+    LIFParams,
+    TTFSNetwork,
+    WeightBumper,
+    backward,
+    classify,
+    first_spike_times,
+    lambertw0,
+    step_lr,
+    ttfs_loss,
+)
 
 EQUAL = LIFParams(tau_mem=10.0, tau_syn=10.0, v_rest=-65.0, v_thresh=-50.0, cm=1.0)
 DOUBLE = LIFParams(tau_mem=10.0, tau_syn=5.0, v_rest=-65.0, v_thresh=-50.0, cm=0.8)
@@ -181,7 +191,8 @@ def test_adam_step_lr_and_bumper():
     p = [np.array([1.0, -2.0])]
     Adam([(2,)]).step(p, [np.array([0.3, -4.0])], lr=0.1)
     np.testing.assert_allclose(p[0], [0.9, -1.9], atol=1e-6)
-    assert step_lr(1.0, 19) == 1.0 and step_lr(1.0, 20) == pytest.approx(0.95) and step_lr(1.0, 45) == pytest.approx(0.95**2)
+    assert step_lr(1.0, 19) == 1.0 and step_lr(1.0, 20) == pytest.approx(0.95)
+    assert step_lr(1.0, 45) == pytest.approx(0.95**2)
     bumper = WeightBumper([0.3, 0.0], value=0.1)
     weights = [np.zeros((3, 2)), np.zeros((3, 2))]
     times = [np.array([[1.0, np.inf], [2.0, np.inf]]), np.ones((2, 2))]
