@@ -72,7 +72,8 @@ def main() -> None:
                      "failed": {k: len(v) for k, v in cal.failures().items()}, "measured": measured,
                      "true": true_ratios(hw, cal, imp)})
     if args.json:
-        print(json.dumps({"hardware": hw.name, "circuits": hw.neurons.circuits, "first_in_process_s": cold, "rows": rows},
+        print(json.dumps({"hardware": hw.name, "circuits": hw.neurons.circuits, "first_in_process_s": cold,
+                          "rows": rows},
                          indent=2))
         return
     print(f"calibration of {hw.name} ({hw.neurons.circuits} circuits, all parameters, noise on, no cache)")
@@ -91,7 +92,8 @@ def main() -> None:
         cells = " ".join((f"{r['measured'][name]:>7.3f}" if name in r["measured"] else f"{'-':>7}")
                          + f"/{r['true'][name]:<7.3f}" for r in rows)
         worst = max(max(r["measured"].get(name, 0.0), r["true"][name]) for r in rows)
-        flag = "" if worst < GOAL_RATIO else ("  above goal 0.10" if limit is None or worst < limit else "  ABOVE LIMIT")
+        flag = ("" if worst < GOAL_RATIO else
+                "  above goal 0.10" if limit is None or worst < limit else "  ABOVE LIMIT")
         print(f"  {name:<{w}} {('-' if limit is None else f'{limit:.2f}'):>6} {cells}{flag}")
 
 

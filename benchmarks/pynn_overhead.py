@@ -43,7 +43,8 @@ def pynn_w1(sim, timestep: float, neo: bool = False, **setup) -> int:
     inh = sim.Population(51, sim.SpikeSourcePoisson(rate=20.0), label="inh_sources")
     neurons = sim.Population(512, sim.IF_curr_exp(**CELL), label="neurons")
     sim.Projection(exc, neurons, sim.AllToAllConnector(),
-                   sim.StaticSynapse(weight=RandomDistribution("uniform", (0.0, 0.2), rng=rng)), receptor_type="excitatory")
+                   sim.StaticSynapse(weight=RandomDistribution("uniform", (0.0, 0.2), rng=rng)),
+                   receptor_type="excitatory")
     sim.Projection(inh, neurons, sim.AllToAllConnector(),
                    sim.StaticSynapse(weight=RandomDistribution("uniform", (-0.4, 0.0), rng=rng)),
                    receptor_type="inhibitory")
@@ -113,9 +114,11 @@ def main() -> None:
         print(f"  PyNN layer over the native API at step {step}: {100 * (p / n - 1):+.0f} %")
     if not args.skip_brian2:
         b2 = walls["pyNN.brian2, timestep 0.1 ms"]
+        neo_ratio = (walls["pyNN.brian2, timestep 0.1 ms, + neo data"]
+                     / walls["neuroemu.pynn, timestep 0.1 ms, + neo data"])
         print(f"  neuroemu.pynn vs pyNN.brian2 (same script, timestep 0.1 ms): "
               f"{b2 / walls['neuroemu.pynn, emulator bss2, timestep 0.1 ms']:.0f}x faster; with neo data "
-              f"{walls['pyNN.brian2, timestep 0.1 ms, + neo data'] / walls['neuroemu.pynn, timestep 0.1 ms, + neo data']:.0f}x")
+              f"{neo_ratio:.0f}x")
 
 
 if __name__ == "__main__":

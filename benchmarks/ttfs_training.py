@@ -98,8 +98,9 @@ def chip(model: TTFSModel, chip_seed: int, loop_epochs: int, loop_lr: float | No
     trained, rec = train_in_the_loop(model, be, data, hw, cal, epochs=loop_epochs, seed=seed, **options)
     secs = time.perf_counter() - t
     after = evaluate_on_backend(trained, be, data.test, hw, cal, seed=seed + 1).accuracy
+    per_epoch = ", ".join(f"{100 * a:.1f}" for a in rec.validation_accuracy)
     print(f"  after {loop_epochs} in-the-loop epochs ({secs:.0f} s, {secs / loop_epochs:.1f} s/epoch): test "
-          f"{100 * after:.1f} %  (validation per epoch: {', '.join(f'{100 * a:.1f}' for a in rec.validation_accuracy)})")
+          f"{100 * after:.1f} %  (validation per epoch: {per_epoch})")
 
 
 def digits(epochs: int, seed: int) -> None:
@@ -108,7 +109,8 @@ def digits(epochs: int, seed: int) -> None:
     t = time.perf_counter()
     rec = train(model.network, data, epochs=epochs, seed=seed, progress=False, weight_limit=weight_limit(model, "bss2"),
                 keep_best=True, **training_defaults("digits"))
-    print(f"digits 64-100-10, {epochs} epochs ({time.perf_counter() - t:.0f} s, best validation epoch {rec.best_epoch}): test "
+    print(f"digits 64-100-10, {epochs} epochs ({time.perf_counter() - t:.0f} s, "
+          f"best validation epoch {rec.best_epoch}): test "
           f"{100 * evaluate(model.network, data.test).accuracy:.1f} %")
 
 

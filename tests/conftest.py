@@ -4,6 +4,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# Thread-count tests compare one numba thread with max(2, n): numba must start with at least two
+# (it reads this before its first import; the machine may have a single core).
+if int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)) < 2:
+    os.environ["NUMBA_NUM_THREADS"] = "2"
+
 import numpy as np
 import pytest
 

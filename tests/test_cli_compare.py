@@ -32,7 +32,8 @@ def nets(tmp_path_factory):
 def test_compare_ideal_agrees_json_and_plot(nets, tmp_path):
     png = tmp_path / "cmp.png"
     r = CliRunner().invoke(main, ["compare", str(nets["ideal"]), "--backends", "emulator,brian2", "--input",
-                                  str(nets["spikes"]), "--trials", "4", "--duration", "60", "--json", "--plot", str(png)])
+                                  str(nets["spikes"]), "--trials", "4", "--duration", "60", "--json", "--plot",
+                                  str(png)])
     assert r.exit_code == 0, r.output
     rep = json.loads(r.output)
     c = rep["comparisons"][0]
@@ -57,7 +58,8 @@ def test_compare_chip_replay_text(nets):
 
 def test_run_brian2_modes(nets, tmp_path):
     out = tmp_path / "b2.h5"
-    r = CliRunner().invoke(main, ["run", str(nets["bss2"]), "--backend", "brian2", "--mode", "chip-replay", "--chip", "3",
+    r = CliRunner().invoke(main, ["run", str(nets["bss2"]), "--backend", "brian2", "--mode", "chip-replay", "--chip",
+                                  "3",
                                   "--input", str(nets["spikes"]), "--trials", "4", "--duration", "60", "--no-noise",
                                   "-o", str(out), "--json"])
     assert r.exit_code == 0, r.output

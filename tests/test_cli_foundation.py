@@ -32,7 +32,8 @@ def test_hardware_list_and_show(runner):
 @pytest.mark.parametrize("example", ["yinyang", "full_chip", "ffn_256_246_10"])
 def test_compile_examples(runner, tmp_path, example):
     out = tmp_path / "net.h5"
-    r = runner.invoke(main, ["compile", str(EXAMPLES / f"{example}.yaml"), "--hardware", "bss2", "-o", str(out), "--json"])
+    r = runner.invoke(main, ["compile", str(EXAMPLES / f"{example}.yaml"), "--hardware", "bss2", "-o", str(out),
+                             "--json"])
     assert r.exit_code == 0, r.output
     rep = json.loads(r.output)
     assert rep["circuits"]["used"] <= 512 and rep["synapses"]["used"] > 0

@@ -36,7 +36,8 @@ def test_run_default_inputs_writes_result_and_plot(net_h5, tmp_path):
 
 def test_run_with_input_file_and_poisson(net_h5, tmp_path):
     spikes = tmp_path / "in.h5"
-    save_spikes({"input": SpikeTrains.from_first_spike_times(np.array([[1.0, 2.0, 3.0, 4.0, 5.0], [5.0, 4.0, 3.0, 2.0, 1.0]]))}, spikes)
+    save_spikes({"input": SpikeTrains.from_first_spike_times(np.array([[1.0, 2.0, 3.0, 4.0, 5.0], [5.0, 4.0, 3.0, 2.0,
+                                                                                                   1.0]]))}, spikes)
     r = CliRunner().invoke(main, ["run", str(net_h5), "--input", str(spikes), "--trials", "2", "--json"])
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(main, ["run", str(net_h5), "--poisson", "50", "--duration", "200", "--json", "--no-noise"])
@@ -62,7 +63,8 @@ def test_run_refuses_ir_of_other_chip_file(tmp_path):
 
 
 def test_chip_show(tmp_path):
-    r = CliRunner().invoke(main, ["chip", "show", "--hardware", "bss2", "--chip", "4", "--json", "-o", str(tmp_path / "c.h5")])
+    r = CliRunner().invoke(main, ["chip", "show", "--hardware", "bss2", "--chip", "4", "--json", "-o",
+                                  str(tmp_path / "c.h5")])
     assert r.exit_code == 0, r.output
     rep = json.loads(r.output)
     assert rep["chip_seed"] == 4 and 0.1 < rep["parameters"]["tau_mem"]["relative_std"] < 0.2

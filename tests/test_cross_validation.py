@@ -50,8 +50,8 @@ def test_single_neuron_known_input():
     ref = first_spike_times(w, np.array([t_in]), LIFParams(tau_mem=10.0, tau_syn=10.0, v_rest=-65.0, v_thresh=-50.0,
                                                            cm=1.0))
     assert np.isfinite(ref[0, 0])
-    assert abs(b2.first_spike_times("n")[0, 0] - ref[0, 0]) < 1e-3
-    assert abs(emu.first_spike_times("n")[0, 0] - ref[0, 0]) < 1e-3
+    assert abs(b2.first_spike_times("n")[0, 0] - ref[0, 0]) <= 0.01  # Brian2: threshold on its grid, dt = 0.01 ms
+    assert abs(emu.first_spike_times("n")[0, 0] - ref[0, 0]) <= 1e-5  # README: exact crossings, ~1e-5 ms
 
 
 def test_three_layer_feedforward():

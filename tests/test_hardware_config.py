@@ -49,7 +49,8 @@ def test_dac_maps_roundtrip(bss2, ideal):
         back = value_at_code(spec, bss2.dac, codes)
         step = np.abs(value_at_code(spec, bss2.dac, codes + 1) - back)
         assert np.all(np.abs(back - values) <= step)  # within one DAC step
-        exact = value_at_code(ideal.parameters[name], ideal.dac, nominal_code(ideal.parameters[name], ideal.dac, values))
+        exact = value_at_code(ideal.parameters[name], ideal.dac, nominal_code(ideal.parameters[name], ideal.dac,
+                                                                              values))
         np.testing.assert_allclose(exact, values, rtol=1e-12)
 
 

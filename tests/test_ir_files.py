@@ -11,7 +11,7 @@ import pytest
 from neuroemu.compiler import compile_network
 from neuroemu.errors import FileFormatError
 from neuroemu.hdf5 import SCHEMAS
-from neuroemu.ir import IR, load_ir, save_ir
+from neuroemu.ir import load_ir, save_ir
 from neuroemu.network import load_network
 
 from conftest import EXAMPLES, feedforward
@@ -82,7 +82,8 @@ def test_bad_files(tmp_path):
     newer.write_bytes(data)
     with h5py.File(newer, "a") as f:
         f.attrs["neuroemu_schema"] = SCHEMAS["ir"] + 1
-    with pytest.raises(FileFormatError, match=f"schema version {SCHEMAS['ir'] + 1} .* is newer than this neuroemu .* upgrade"):
+    with pytest.raises(FileFormatError,
+                       match=f"schema version {SCHEMAS['ir'] + 1} .* is newer than this neuroemu .* upgrade"):
         load_ir(newer)
     # missing member
     broken = tmp_path / "broken.h5"

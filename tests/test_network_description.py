@@ -9,8 +9,15 @@ import yaml
 from neuroemu.compiler import validate
 from neuroemu.errors import NetworkError
 from neuroemu.network import (
-    FixedProbability, FromList, FromMatrix, Network, RandomWeights, load_network, network_from_dict,
-    network_to_dict, save_network_yaml,
+    FixedProbability,
+    FromList,
+    FromMatrix,
+    Network,
+    RandomWeights,
+    load_network,
+    network_from_dict,
+    network_to_dict,
+    save_network_yaml,
 )
 
 from conftest import EXAMPLES, feedforward
@@ -44,9 +51,19 @@ def test_api_and_yaml_express_the_same(tmp_path):
 
 
 def test_examples_load():
-    for name in ("yinyang", "full_chip", "ffn_256_246_10", "too_big"):
-        net = load_network(EXAMPLES / f"{name}.yaml")
-        validate(net)
+    """The example files load and validate to the sizes they describe (population: kind, size; synapses)."""
+    expect = {
+        "yinyang": ({"input": ("spike_source", 5), "hidden": ("lif", 120), "output": ("lif", 3)}, 960),
+        "full_chip": ({"exc_sources": ("spike_source", 205), "inh_sources": ("spike_source", 51),
+                       "neurons": ("lif", 512)}, 512 * 256),
+        "ffn_256_246_10": ({"input": ("spike_source", 256), "hidden": ("lif", 246), "output": ("lif", 10)},
+                           256 * 246 + 246 * 10),
+        "too_big": ({"input": ("spike_source", 10), "hidden": ("lif", 600)}, 6000),
+    }
+    for name, (pops, n_synapses) in expect.items():
+        logical = validate(load_network(EXAMPLES / f"{name}.yaml"))
+        assert {p.name: (p.kind, p.size) for p in logical.populations} == pops, name
+        assert len(logical.synapses.weight) == n_synapses, name
 
 
 def test_connectors_expand_deterministically():
@@ -86,18 +103,25 @@ def _base():
 @pytest.mark.parametrize(
     "mutate, words",
     [
-        (lambda d: d["populations"]["n"]["params"].update(tau_mem=-5.0), ["population 'n'", "tau_mem must be positive", "-5.0"]),
-        (lambda d: d["populations"]["n"]["params"].update(tau_syn_exc=0.0), ["population 'n'", "tau_syn_exc must be positive"]),
-        (lambda d: d["populations"]["n"]["params"].update(v_thresh=float("nan")), ["population 'n'", "v_thresh is nan"]),
-        (lambda d: d["populations"]["n"]["params"].update(tau_mem=[10.0, 10.0]), ["population 'n'", "tau_mem", "3 values"]),
+        (lambda d: d["populations"]["n"]["params"].update(tau_mem=-5.0),
+         ["population 'n'", "tau_mem must be positive", "-5.0"]),
+        (lambda d: d["populations"]["n"]["params"].update(tau_syn_exc=0.0),
+         ["population 'n'", "tau_syn_exc must be positive"]),
+        (lambda d: d["populations"]["n"]["params"].update(v_thresh=float("nan")),
+         ["population 'n'", "v_thresh is nan"]),
+        (lambda d: d["populations"]["n"]["params"].update(tau_mem=[10.0, 10.0]),
+         ["population 'n'", "tau_mem", "3 values"]),
         (lambda d: d["populations"]["n"]["params"].update(v_reset=-40.0), ["v_reset", "below v_thresh"]),
-        (lambda d: d["projections"][0].update(post="hiden"), ["projection 'in->hiden'", "unknown post population 'hiden'"]),
-        (lambda d: d["projections"][0].update(weight=[[0.1, 0.2], [0.3, 0.4]]), ["projection 'in->n'", "wrong shape (2, 2)", "(2, 3)"]),
+        (lambda d: d["projections"][0].update(post="hiden"),
+         ["projection 'in->hiden'", "unknown post population 'hiden'"]),
+        (lambda d: d["projections"][0].update(weight=[[0.1, 0.2], [0.3, 0.4]]),
+         ["projection 'in->n'", "wrong shape (2, 2)", "(2, 3)"]),
         (lambda d: d["projections"][0].update(weight=float("nan")), ["projection 'in->n'", "weight nan"]),
         (lambda d: d["projections"][0].update(weight=-0.5), ["projection 'in->n'", "exc needs weights >= 0"]),
         (lambda d: d["projections"][0].update(post="in"), ["spike source"]),
         (lambda d: d["projections"][0].update(weight=None), ["no weight"]),
-        (lambda d: d["projections"][0].update(connector={"fixed_probability": {"p": 1.5, "seed": 1}}), ["probability", "[0, 1]"]),
+        (lambda d: d["projections"][0].update(connector={"fixed_probability": {"p": 1.5, "seed": 1}}),
+         ["probability", "[0, 1]"]),
         (lambda d: d["projections"][0].update(connector="one_to_one"), ["one_to_one needs equal sizes"]),
         (lambda d: d["projections"][0].update(connector={"from_list": [[0, 5]]}), ["neuron 5 of 'n'"]),
         (lambda d: d["projections"][0].update(delay=-1.0), ["delay"]),
@@ -131,3 +155,4 @@ def test_from_dict_roundtrip_of_examples():
         net = load_network(EXAMPLES / f"{name}.yaml")
         again = network_from_dict(network_to_dict(net), source="again")
         _same_logical(net, again)
+        assert network_to_dict(again) == network_to_dict(net)

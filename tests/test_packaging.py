@@ -33,4 +33,7 @@ def test_ci_runs_the_readme_test_command():
     readme = (REPO / "README.md").read_text()
     m = re.search(r"<!-- test-command -->\s*```(?:bash|sh)?\n(.+?)\n```", readme, re.S)
     assert m, "README lacks the marked test command"
-    assert m.group(1).strip() in (REPO / ".ci" / "run").read_text()
+    command = m.group(1).strip()
+    ci = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
+    assert command in ci, "CI runs a command other than README's"
+    assert command.index("ruff check .") < command.index("python -m pytest"), "lint runs before the tests"

@@ -12,7 +12,6 @@ no programmable delays: a packet moves on by the synaptic and membrane rise time
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 GROUPS, GROUP_SIZE = 8, 50
@@ -54,7 +53,8 @@ def run(sim, timestep: float = 0.1, packets=((50, 1.0), (20, 3.0)), duration: fl
         for pop in chain:
             trains = pop.get_data("spikes").segments[k].spiketrains
             first = np.array([st.magnitude[0] for st in trains if len(st)])
-            groups.append({"active": int(len(first)), "spread_ms": float(first.std()) if len(first) > 1 else float("nan"),
+            groups.append({"active": int(len(first)),
+                           "spread_ms": float(first.std()) if len(first) > 1 else float("nan"),
                            "mean_ms": float(first.mean()) if len(first) else float("nan")})
         out["packets"].append({"active": n_active, "sigma_ms": sigma, "groups": groups})
     out["blocks"] = [pop.get_data() for pop in chain]
@@ -90,7 +90,8 @@ def _cli() -> None:
     for p in result["packets"]:
         print(f"packet {p['active']} sources, sigma {p['sigma_ms']} ms:")
         for g, grp in enumerate(p["groups"]):
-            print(f"  group {g}: {grp['active']:3d} active, spread {grp['spread_ms']:.2f} ms, at {grp['mean_ms']:.1f} ms")
+            print(f"  group {g}: {grp['active']:3d} active, spread {grp['spread_ms']:.2f} ms, "
+                  f"at {grp['mean_ms']:.1f} ms")
     if args.plot:
         plot(result, args.plot)
 

@@ -14,7 +14,6 @@ drive the excitatory cells throughout, starting from random membrane potentials.
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 N_EXC, N_INH, N_EXT = 400, 100, 40

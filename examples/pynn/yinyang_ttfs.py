@@ -27,7 +27,8 @@ def build(sim, model):
                 v_reset=model.v_reset, cm=p.cm, tau_refrac=model.tau_refrac)
     inputs = sim.Population(model.network.n_inputs, sim.SpikeSourceArray(spike_times=[]), label="input")
     prev = inputs
-    for l, (size, w, bias) in enumerate(zip(model.network.layer_sizes, model.network.weights, model.network.bias_times)):
+    for l, (size, w, bias) in enumerate(zip(model.network.layer_sizes, model.network.weights,
+                                            model.network.bias_times)):
         layer = sim.Population(size, sim.IF_curr_exp(**cell), label=f"layer{l}")
         w = np.asarray(w, float)
         pres = [(prev, w[:prev.size])]
@@ -37,7 +38,8 @@ def build(sim, model):
         for pre, wm in pres:
             for receptor, mask in (("excitatory", wm > 0), ("inhibitory", wm < 0)):
                 if mask.any():
-                    sim.Projection(pre, layer, sim.ArrayConnector(mask), sim.StaticSynapse(weight=np.where(mask, wm, 0.0)),
+                    sim.Projection(pre, layer, sim.ArrayConnector(mask), sim.StaticSynapse(weight=np.where(mask, wm,
+                                                                                                           0.0)),
                                    receptor_type=receptor, label=f"{pre.label}->{layer.label} ({receptor})")
         prev = layer
     prev.record("spikes")

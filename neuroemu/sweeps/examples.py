@@ -1,11 +1,11 @@
 """Example sweep task: the response of a small emulated network to input rate, per chip.
 
 ``neuroemu.sweeps.examples:rate_response`` is a complete, cheap task used in the docs and the
-tests of the engine: a point sets ``rate_hz`` (and optionally ``mismatch_scale``).
+tests of the engine: a point sets ``rate_hz`` (and optionally ``mismatch_scale``). The tests'
+hooks (a delay, an execution log) wrap it on the test side (``tests/sweeps/sweep_tasks.py``).
 """
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -27,10 +27,6 @@ def rate_response(point: dict[str, Any], chip: int, settings: dict[str, Any], se
     inputs = {"in": SpikeTrains.poisson(4, float(point["rate_hz"]), duration, 2, seed=seed * 1000 + chip)}
     be = EmulatorBackend(chip=chip, imperfections=Imperfections(mismatch_scale=float(point.get("mismatch_scale", 1.0))))
     res = be.run(ir, inputs, duration=duration, trials=2, seed=seed)
-    time.sleep(float(settings.get("delay_s", 0.0)))  # lets tests interrupt a sweep mid-way
-    if settings.get("log_path"):  # lets tests count executions
-        with open(settings["log_path"], "a") as fh:
-            fh.write(f"{point['rate_hz']},{chip}\n")
     counts = res.spikes("out").counts()
     return {"spikes": float(counts.sum()), "rate_hz": float(counts.mean() / (duration / 1000.0)),
             "per_neuron": counts.sum(axis=0).astype(float).tolist()}

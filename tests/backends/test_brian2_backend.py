@@ -26,7 +26,8 @@ QUIET = Imperfections(membrane_noise_scale=0.0, threshold_jitter_scale=0.0, time
 def _layer(n_in: int, n_out: int, w, tau_syn: float = 10.0, tau_refrac: float = 30.0, record_v=None) -> Network:
     net = Network("layer")
     net.add_spike_source("in", n_in)
-    net.add_lif("out", n_out, **{**TTFS_PARAMS, "tau_syn_exc": tau_syn, "tau_syn_inh": tau_syn, "tau_refrac": tau_refrac})
+    net.add_lif("out", n_out, **{**TTFS_PARAMS, "tau_syn_exc": tau_syn, "tau_syn_inh": tau_syn,
+                                 "tau_refrac": tau_refrac})
     net.connect("in", "out", weight=np.asarray(w, float))
     if record_v is not None:
         net.record.v = {"out": record_v}

@@ -3,7 +3,6 @@ potentials, and synaptic delays, on both backends. References are closed-form LI
 written here, or the same simulation in one piece."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

@@ -40,7 +40,8 @@ def test_spreads_match_config(seed):
         code = nominal_code(spec, BSS2.dac, targets[name])
         values = chip.analog(name, np.full(512, code))
         y = np.log(values) if spec.map == "log" else values
-        y0, y1 = (np.log(spec.at_code_0), np.log(spec.at_code_max)) if spec.map == "log" else (spec.at_code_0, spec.at_code_max)
+        y0, y1 = (np.log(spec.at_code_0), np.log(spec.at_code_max)) if spec.map == "log" else (spec.at_code_0,
+                                                                                               spec.at_code_max)
         slope = (y1 - y0) / BSS2.dac.max_code
         expected = np.hypot(spec.mismatch_offset, spec.mismatch_gain * slope * code)
         # sampling error of a std from 512 draws ~ 3 %

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from neuroemu.backends.emulator import Chip, Imperfections
-from neuroemu.calibration import CalibrationTarget, calibrate, cache_dir, default_targets, load_calibration, load_targets
+from neuroemu.calibration import (
+    CalibrationTarget,
+    cache_dir,
+    calibrate,
+    default_targets,
+    load_calibration,
+    load_targets,
+)
 from neuroemu.calibration.result import CalibrationError
 from neuroemu.errors import BackendError, ConfigError, FileFormatError
 from neuroemu.hardware import load_hardware

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from neuroemu.compiler import place, validate
 from neuroemu.errors import ResourceError
 from neuroemu.hardware import load_hardware
-from neuroemu.network import FixedProbability, Network, load_network
+from neuroemu.network import FixedProbability, Network, RandomWeights, load_network
 
 from conftest import EXAMPLES
 
@@ -57,13 +57,13 @@ def random_networks(draw):
     for i, n in enumerate(sizes):
         net.add_lif(f"p{i}", n)
     names = ["src"] + [f"p{i}" for i in range(len(sizes))]
-    for j in range(draw(st.integers(1, 4))):
+    for _ in range(draw(st.integers(1, 4))):
         pre = draw(st.sampled_from(names))
         post = draw(st.sampled_from(names[1:]))
         p = draw(st.floats(0.1, 1.0))
         seed = draw(st.integers(0, 1000))
         net.connect(pre, post, FixedProbability(p, seed), weight=None)
-        net.projections[-1].weight = __import__("neuroemu.network", fromlist=["RandomWeights"]).RandomWeights("normal", 0.0, 0.5, seed)
+        net.projections[-1].weight = RandomWeights("normal", 0.0, 0.5, seed)
     return net
 
 
@@ -130,7 +130,8 @@ def test_too_many_neurons_names_resource_need_and_limit():
     net = Network()
     net.add_lif("a", 20)
     net.add_lif("b", 20)
-    with pytest.raises(ResourceError, match=r"population 'b' needs 20 neuron circuits; with the populations before it the network needs 40; small has 32"):
+    with pytest.raises(ResourceError, match=r"population 'b' needs 20 neuron circuits; with the populations before it "
+                                            r"the network needs 40; small has 32"):
         place(validate(net), SMALL)
 
 
@@ -139,7 +140,8 @@ def test_fan_in_beyond_merging_is_refused():
     net.add_spike_source("s", 200)
     net.add_lif("n", 1)
     net.connect("s", "n", weight=0.1, receptor="exc")
-    with pytest.raises(ResourceError, match=r"200 input synapses.*32 synapse rows per circuit.*at most 4 circuits \(128 inputs\)"):
+    with pytest.raises(ResourceError,
+                       match=r"200 input synapses.*32 synapse rows per circuit.*at most 4 circuits \(128 inputs\)"):
         place(validate(net), SMALL)
 
 
@@ -149,7 +151,8 @@ def test_rows_exhausted_is_refused():
     net.add_spike_source("s", 128)
     net.add_lif("n", 1)
     net.connect("s", "n", weight=np.where(np.arange(128) < 65, 0.3, -0.3)[:, None])
-    with pytest.raises(ResourceError, match=r"hemisphere 0: no synapse row left for the (exc|inh) inputs from 's' neuron \d+ onto 'n': small has 32 rows"):
+    with pytest.raises(ResourceError, match=r"hemisphere 0: no synapse row left for the (exc|inh) inputs from 's' "
+                                            r"neuron \d+ onto 'n': small has 32 rows"):
         place(validate(net), SMALL)
     # 64 + 64 fits exactly
     net.projections[0].weight = np.where(np.arange(128) < 64, 0.3, -0.3)[:, None]

@@ -112,7 +112,8 @@ def test_out_of_range_target_names_neuron(param, value, words):
 def test_delays_refused_on_bss2():
     net = feedforward()
     net.projections[0].delay = 1.0
-    with pytest.raises(RangeError, match="projection .input->hidden.: delay 1 ms, but bss2 has no programmable synaptic delays"):
+    with pytest.raises(RangeError,
+                       match="projection .input->hidden.: delay 1 ms, but bss2 has no programmable synaptic delays"):
         compile_network(net, BSS2)
 
 

@@ -3,7 +3,6 @@ point on one chip, run with the documented command, gives the documented per-chi
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from pathlib import Path
 

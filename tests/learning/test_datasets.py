@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 
 from neuroemu.errors import NeuroemuError
-from neuroemu.learning.datasets import (encode_times, load_digits, load_mnist, load_mnist_splits, load_yin_yang,
-                                        read_idx, yin_yang)
+from neuroemu.learning.datasets import (
+    encode_times,
+    load_digits,
+    load_mnist,
+    load_mnist_splits,
+    load_yin_yang,
+    read_idx,
+    yin_yang,
+)
 from neuroemu.learning.model import load_dataset
 
 

@@ -39,8 +39,10 @@ def test_model_file_round_trip(trained, tmp_path):
     assert (back.v_reset, back.tau_refrac, back.duration) == (model.v_reset, model.tau_refrac, model.duration)
     rec, rec_back = model.records[0], back.records[0]
     assert rec_back.validation_accuracy == rec.validation_accuracy and rec_back.bumped_batches == rec.bumped_batches
-    assert rec_back.hyperparameters["mode"] == "software" and rec_back.hyperparameters["lr"] == rec.hyperparameters["lr"]
-    np.testing.assert_array_equal(evaluate(back.network, data.test).label_times, evaluate(model.network, data.test).label_times)
+    assert rec_back.hyperparameters["mode"] == "software"
+    assert rec_back.hyperparameters["lr"] == rec.hyperparameters["lr"]
+    np.testing.assert_array_equal(evaluate(back.network, data.test).label_times, evaluate(model.network,
+                                                                                          data.test).label_times)
     # the encoded data regenerate from the stored name
     regenerated = back.dataset_splits()
     np.testing.assert_array_equal(regenerated.test.x, data.test.x)

@@ -37,7 +37,8 @@ def test_digits_short_run(tmp_path):
 
 
 def test_training_is_deterministic_and_callback_stops(yinyang):
-    small = DatasetSplits("yinyang", dataclasses.replace(yinyang.train, x=yinyang.train.x[:300], y=yinyang.train.y[:300]),
+    small = DatasetSplits("yinyang", dataclasses.replace(yinyang.train, x=yinyang.train.x[:300],
+                                                         y=yinyang.train.y[:300]),
                           None, yinyang.test)
     nets = []
     for _ in range(2):
@@ -55,7 +56,8 @@ def test_training_is_deterministic_and_callback_stops(yinyang):
 
 
 def test_keep_best_restores_the_best_validation_epoch(yinyang):
-    data = DatasetSplits("yinyang", dataclasses.replace(yinyang.train, x=yinyang.train.x[:500], y=yinyang.train.y[:500]),
+    data = DatasetSplits("yinyang", dataclasses.replace(yinyang.train, x=yinyang.train.x[:500],
+                                                        y=yinyang.train.y[:500]),
                          dataclasses.replace(yinyang.validation, x=yinyang.validation.x[:200],
                                              y=yinyang.validation.y[:200]), yinyang.test)
     m = TTFSModel.for_dataset("yinyang", data, hidden=(15,), seed=2)

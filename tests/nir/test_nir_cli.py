@@ -80,7 +80,8 @@ def test_exported_ttfs_model_evaluates_like_the_model(tmp_path, yy_model):
     test = model.dataset_splits().test
     x, y = test.x[:150], test.y[:150]
     idx = np.where(np.isfinite(x), np.arange(x.shape[1])[None, :], -1)
-    write_labeled_events(tmp_path / "yy.h5", {"input": (idx, np.where(np.isfinite(x), x / 1000.0, np.inf), x.shape[1])}, y,
+    write_labeled_events(tmp_path / "yy.h5", {"input": (idx, np.where(np.isfinite(x), x / 1000.0, np.inf), x.shape[1])},
+                         y,
                          t_max=model.duration / 1000.0)
     r = _run("evaluate", graph, "--data", tmp_path / "yy.h5", "--hardware", "ideal", "--readout", "first-spike",
              "--json")
@@ -116,7 +117,8 @@ def test_compile_import_and_export(tmp_path):
     r = _run("import", graph, "-o", tmp_path / "net.yaml", "--time-scale", "2", "--json")
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)
-    assert "continuous time" in rep["convention_text"] and {n["name"] for n in rep["nodes"]} == {"input", "w", "out", "output"}
+    assert "continuous time" in rep["convention_text"] and {n["name"] for n in rep["nodes"]} == {"input", "w", "out",
+                                                                                                 "output"}
     a = compile_network(load_network(tmp_path / "net.yaml"), "ideal").network
     b = compile_network(from_nir(graph, time_scale=2.0), "ideal").network
     np.testing.assert_allclose(a.synapses.weight, b.synapses.weight, rtol=1e-12)

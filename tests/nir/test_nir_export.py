@@ -91,13 +91,13 @@ def _single_layer_first_spikes(graph, in_times, t_end):
         for t1, jump in [(t, w_in * lin.weight[k, j] / ts) for t, j in events] + [(t_end, 0.0)]:
             a = r * i0 * ts / (ts - tm)
 
-            def v(t, t0=t0, v0=v0, a=a):
+            def v(t, t0=t0, v0=v0, a=a, vl=vl, ts=ts, tm=tm):
                 return vl + a * np.exp(-(t - t0) / ts) + (v0 - vl - a) * np.exp(-(t - t0) / tm)
 
             grid = np.linspace(t0, t1, 4001)
             above = np.flatnonzero(v(grid) > th)
             if above.size:
-                out[k] = brentq(lambda t: v(t) - th, grid[above[0] - 1], grid[above[0]], xtol=1e-15)
+                out[k] = brentq(lambda t, v=v, th=th: v(t) - th, grid[above[0] - 1], grid[above[0]], xtol=1e-15)
                 break
             v0, i0, t0 = v(t1), i0 * np.exp(-(t1 - t0) / ts) + jump, t1
     return out
@@ -144,9 +144,9 @@ def test_ir_exports_the_deployed_weights():
     deployed = from_nir(to_nir(ir, weights="deployed"))
     w_chip = np.asarray(ir.weights.deployed_weight(ir.network.synapses.receptor), float)
     sa, sb = _synapses(ir.network), _synapses(validate(deployed))
-    np.testing.assert_allclose(sb[3], np.asarray(w_chip)[np.lexsort((ir.network.synapses.post, ir.network.synapses.pre,
-                               np.array([ir.network.projections[int(k)].name for k in ir.network.synapses.projection])))],
-                               rtol=1e-12)
+    names = np.array([ir.network.projections[int(k)].name for k in ir.network.synapses.projection])
+    order = np.lexsort((ir.network.synapses.post, ir.network.synapses.pre, names))
+    np.testing.assert_allclose(sb[3], np.asarray(w_chip)[order], rtol=1e-12)
     assert not np.allclose(sb[3], sa[3])  # 6-bit weights differ from the described ones
     # and they are 6-bit: per target population and sign at most 63 nonzero magnitudes
     dep = validate(deployed)

@@ -43,7 +43,7 @@ def _first_spikes_nir(t_end: float) -> np.ndarray:
         for t1, jump in zip(bounds, jumps):
             a = r * i0 * ts / (ts - tm)
 
-            def v(t, t0=t0, v0=v0, a=a):
+            def v(t, t0=t0, v0=v0, a=a, vl=vl, ts=ts, tm=tm):
                 x = t - t0
                 return vl + a * np.exp(-x / ts) + (v0 - vl - a) * np.exp(-x / tm)
 
@@ -51,7 +51,7 @@ def _first_spikes_nir(t_end: float) -> np.ndarray:
             above = np.flatnonzero(v(grid) > V_TH[k])
             if above.size:
                 j = int(above[0])
-                out[k] = brentq(lambda t: v(t) - V_TH[k], grid[j - 1], grid[j], xtol=1e-14) if j else grid[0]
+                out[k] = brentq(lambda t, v=v, k=k: v(t) - V_TH[k], grid[j - 1], grid[j], xtol=1e-14) if j else grid[0]
                 break
             v0, i0, t0 = v(t1), i0 * np.exp(-(t1 - t0) / ts) + jump, t1
     return out
@@ -163,7 +163,8 @@ def test_flatten_nested_graphs_scale_and_recurrent_edges():
     assert any("sub.in" == n.name and "passes through" in n.became for n in report.nodes)
 
 
-@pytest.mark.parametrize("stride,padding,dilation,groups", [(1, 0, 1, 1), (2, 1, 1, 1), (1, "same", 2, 1), (1, 1, 1, 2)])
+@pytest.mark.parametrize("stride,padding,dilation,groups", [(1, 0, 1, 1), (2, 1, 1, 1), (1, "same", 2, 1), (1, 1, 1,
+                                                                                                            2)])
 def test_conv2d_expands_to_the_convolution(stride, padding, dilation, groups):
     from neuroemu.nir.linear import node_matrix
 
@@ -237,7 +238,8 @@ def test_shape_mismatch_on_an_edge_is_named():
                             "lif": nir.LIF(tau=np.full(3, 0.01), r=np.ones(3), v_leak=np.zeros(3),
                                            v_threshold=np.ones(3)), "output": nir.Output(np.array([3]))},
                      edges=[("input", "w"), ("w", "lif"), ("lif", "output")], type_check=False)
-    with pytest.raises(NirError, match="NIR node 'w' \\(Linear\\): weight shape \\(3, 4\\) does not take its input of 5"):
+    with pytest.raises(NirError,
+                       match="NIR node 'w' \\(Linear\\): weight shape \\(3, 4\\) does not take its input of 5"):
         from_nir(g)
 
 
@@ -331,7 +333,8 @@ def test_discrete_cubali_follows_the_euler_update_at_the_step_times():
 
 
 def test_nested_edge_to_a_missing_node_is_named():
-    inner = nir.NIRGraph(nodes={"in": nir.Input(np.array([2])), "lin": nir.Linear(W[:2]), "out": nir.Output(np.array([2]))},
+    inner = nir.NIRGraph(nodes={"in": nir.Input(np.array([2])), "lin": nir.Linear(W[:2]),
+                                "out": nir.Output(np.array([2]))},
                          edges=[("in", "lin"), ("lin", "out")])
     g = nir.NIRGraph(nodes={"input": nir.Input(np.array([2])), "sub": inner,
                             "li": nir.LI(tau=np.full(2, 0.01), r=np.ones(2), v_leak=np.zeros(2)),

@@ -90,8 +90,8 @@ def test_braille_compiles_and_runs_on_bss2(name, time_scale, v_scale):
 
 
 def test_braille_without_time_scale_says_which_fits():
-    with pytest.raises(NirError, match=r"lif2. neuron 0: tau_mem is 0\.1673 ms biological at time_scale 1 .* time_scale from 2\.989 "
-                                       r"to 63\.22 fits"):
+    with pytest.raises(NirError, match=r"lif2. neuron 0: tau_mem is 0\.1673 ms biological at time_scale 1 .* "
+                                       r"time_scale from 2\.989 to 63\.22 fits"):
         compile_nir(SHARED / BRAILLE[0][0], "bss2", dt=DT)
 
 

@@ -12,7 +12,8 @@ import neo
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyNN import errors as pynn_errors
 from pyNN.random import NumpyRNG, RandomDistribution
 
@@ -102,7 +103,8 @@ def test_delay_refused_on_the_emulator_with_the_projection_named():
     src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
     p = sim.Population(1, sim.IF_curr_exp(**CELL))
     sim.Projection(src, p, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=1.5), label="slow")
-    with pytest.raises(pynn_errors.ConnectionError, match="projection 'slow': delay 1.5 ms, but bss2 has no programmable"):
+    with pytest.raises(pynn_errors.ConnectionError,
+                       match="projection 'slow': delay 1.5 ms, but bss2 has no programmable"):
         sim.run(5.0)
 
 
@@ -228,7 +230,8 @@ def test_madc_readout_is_the_membrane_to_one_code(tmp_path):
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[2] / "hardware_configs" / "ideal.yaml").read_text()
-    text = text.replace("  madc:                    # an ideal membrane readout: exact values (bss2: 10-bit, ~1 mV per LSB)\n"
+    text = text.replace("  madc:                    "
+                        "# an ideal membrane readout: exact values (bss2: 10-bit, ~1 mV per LSB)\n"
                         "    bits: null", "  madc:\n    bits: 10")
     assert "bits: 10" in text
     (tmp_path / "ideal_madc.yaml").write_text(text.replace("name: ideal", "name: ideal_madc"))
@@ -402,7 +405,8 @@ def test_calibration_auto_calibrates_this_chip_for_the_network():
     again = sim.get_ir()
     assert again.calibration.id != ir.calibration.id
     tau = again.calibration.codes[again.calibration.parameters.index("tau_mem")]
-    assert np.median(tau) < np.median(ir.calibration.codes[ir.calibration.parameters.index("tau_mem")])  # log map: longer tau, lower code
+    # log map: longer tau, lower code
+    assert np.median(tau) < np.median(ir.calibration.codes[ir.calibration.parameters.index("tau_mem")])
     p.set(tau_m=[12.0, 12.0, 12.0, 12.0, 12.0, 14.0])
     with pytest.raises(pynn_errors.InvalidParameterValueError, match="calibration='auto' .* tau_mem differs"):
         sim.run(10.0)
@@ -420,10 +424,12 @@ def test_clone_connector_copies_the_connectivity():
 
 def test_bad_spike_source_parameters_are_refused():
     sim.setup(hardware="ideal")
-    with pytest.raises(pynn_errors.InvalidParameterValueError, match="SpikeSourcePoisson rate must be a finite number >= 0"):
+    with pytest.raises(pynn_errors.InvalidParameterValueError,
+                       match="SpikeSourcePoisson rate must be a finite number >= 0"):
         sim.Population(2, sim.SpikeSourcePoisson(rate=-3.0))
     src = sim.Population(2, sim.SpikeSourceArray(spike_times=[[1.0, 2.0], [3.0]]))
-    with pytest.raises(pynn_errors.InvalidParameterValueError, match="neuron 1: spike times must be .* increasing order"):
+    with pytest.raises(pynn_errors.InvalidParameterValueError,
+                       match="neuron 1: spike times must be .* increasing order"):
         src.set(spike_times=[[1.0], [5.0, 4.0]])
     assert [list(s.value) for s in src.get("spike_times")] == [[1.0, 2.0], [3.0]]
 

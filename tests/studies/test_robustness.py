@@ -31,7 +31,8 @@ def test_knob_at_zero_is_the_ideal_run(yy_model):
     got = run_point(spec.grid[0], 0, spec.settings, spec.seed)
     data = model.dataset_splits().test
     ideal = evaluate_on_backend(model, EmulatorBackend(chip=0, imperfections=Imperfections.none()),
-                                data.__class__(data.x[:300], data.y[:300], data.class_names, data.time_coded), hardware="ideal")
+                                data.__class__(data.x[:300], data.y[:300], data.class_names, data.time_coded),
+                                hardware="ideal")
     assert got["samples"] == 300
     assert got["accuracy"] == pytest.approx(ideal.accuracy, abs=1 / 300)  # one sample may graze threshold
     assert got["accuracy"] > 0.6

@@ -16,13 +16,18 @@ from neuroemu.errors import NeuroemuError
 from neuroemu.sweeps import SweepSpec, aggregate, read_store, run_sweep
 from neuroemu.sweeps.store import journal_dir
 
+from sweep_tasks import TASK
+
 
 def _spec(delay=0.0, log=""):
-    settings = {"duration_ms": 100.0, "delay_s": delay}
-    if log:
-        settings["log_path"] = log
-    return SweepSpec(kind="rate", task="neuroemu.sweeps.examples:rate_response",
-                     grid=[{"rate_hz": r} for r in (20.0, 60.0, 120.0)], chips=[0, 1, 2], settings=settings, seed=5)
+    """The shipped example task; with a delay or an execution log, its test-side wrapper (sweep_tasks.py)."""
+    settings = {"duration_ms": 100.0}
+    task = "neuroemu.sweeps.examples:rate_response"
+    if delay or log:
+        settings.update(delay_s=delay, log_path=log)
+        task = TASK
+    return SweepSpec(kind="rate", task=task, grid=[{"rate_hz": r} for r in (20.0, 60.0, 120.0)], chips=[0, 1, 2],
+                     settings=settings, seed=5)
 
 
 @pytest.fixture(scope="module")
