@@ -7,8 +7,8 @@ Chip-replay: Brian2 replaying a mismatched ``small`` chip (noise off) agrees wit
 on that chip.
 
 Brian2 checks its threshold on its grid (``backends/brian2/network.py``): each spike is seen
-late by less than its dt (0.01 ms by default), and through a chain of k neurons those delays
-add (< (k + 1) dt, inputs off the grid included), well inside 0.1 ms here. A crossing during
+late by less than its dt (0.01 ms by default), and through a chain of k neurons those lags add
+(about (k + 1) dt / 2 on average, inputs off the grid included), well inside 0.1 ms here. A crossing during
 which v stays above threshold for less than dt can be missed on the grid; such grazing spikes
 are allowed up to 1 % of the spikes (the count criterion) and vanish with a finer dt.
 """

@@ -82,7 +82,7 @@ class Brian2Backend(Backend):
     ``chip-replay`` (None: the IR's embedded calibration, else nominal codes).
     dt: Brian2's time step, biological ms. Inputs act and the threshold is checked on its grid,
     so a spike time is late by less than dt (inputs on the grid; less than 2 dt otherwise) and
-    v at the grid points is within (dt/tau_min)^4 of the exact solution (:mod:`.network`);
+    v at the grid points within (dt/tau_min)^4 of the deflection of the exact solution (:mod:`.network`);
     0.01 ms (default) keeps spike times within 0.01-0.02 ms, 0.1 ms (Brian2's default) is faster.
     max_synapses_per_batch: trials run as copies inside one network, as many as fit this
     budget of synapses (memory); more trials run in batches through the same compiled network.

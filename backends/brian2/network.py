@@ -37,11 +37,21 @@ Everything happens on Brian2's grid of ``dt`` (nothing in here is a closed form 
   held at v_reset from t_b until t_b + tau_refrac (tau_refrac rounded down to the grid);
 * synaptic delays d act ``round(d/dt)`` steps after the spike (Brian2's spike queue; ties to even).
 
-Agreement with the exact solution of the model (closed forms): with inputs on the grid,
-v at every grid point within ``(dt/tau_min)^4`` of the deflection, and every spike time
-t_b in [t*, t* + dt) (plus the voltage error over the slope at the crossing, negligible
-unless the crossing grazes the threshold); off-grid inputs act as if at their ceil'd times,
-which moves spike times by less than dt more (exactly that shift when the inputs share it).
+Agreement with the exact solution of the model (closed forms), as functions of dt (tested at
+dt = 0.01 and 0.1 ms in ``tests/backends/test_brian2_backend.py``):
+
+* v at every grid point within ``(dt/tau_min)^4`` x the synaptic deflection, for the inputs at
+  the times where they act;
+* every spike time t_b in [t*, t* + dt), t* the exact crossing for the inputs where they act
+  (= their own times when they are on the grid), up to the voltage error over the slope at the
+  crossing;
+* inputs off the grid act up to dt late, which moves a spike by up to about dt more: within
+  2 dt of the crossing for the inputs' own times (less than dt when they all share one shift);
+* a crossing during which v stays above threshold for less than dt can be missed (grazing);
+* through a chain of k neurons the lags add (about (k + 1) dt / 2 on average; not a bound: a late
+  input moves a crossing by more than its lag where v rises slowly); recurrent networks amplify
+  them (see ``tests/test_cross_validation.py``).
+
 At the default dt = 0.01 ms: spike times late by < 0.01 ms (on-grid inputs), < 0.02 ms otherwise.
 
 Noise (chip-replay only). Membrane noise, if any, is an Ornstein-Uhlenbeck increment

@@ -187,6 +187,29 @@ def test_trials_run_in_batches_through_one_network(layer_ir):
     np.testing.assert_allclose(one.first_spike_times("out")[0], got[6], atol=1e-9)
 
 
+def test_exact_updater_fails_for_equal_taus_rk4_does_not():
+    """Why the backend integrates with rk4: Brian2's ``exact`` updater on the backend's equations
+    gives NaN when tau_mem == tau_syn (its closed form divides by their difference)."""
+    import brian2 as b2
+
+    from neuroemu.backends.brian2.network import LIF_EQUATIONS, METHOD
+
+    old = b2.prefs.codegen.target
+    b2.prefs.codegen.target = "numpy"
+    try:
+        out = {}
+        for method in ("exact", METHOD):
+            g = b2.NeuronGroup(1, LIF_EQUATIONS, method=method, refractory="tau_refrac + dt", namespace={})
+            g.C, g.tau_mem, g.tau_syn_exc, g.tau_syn_inh = 1 * b2.nF, 10 * b2.ms, 10 * b2.ms, 5 * b2.ms
+            g.I_exc = 1 * b2.nA
+            b2.Network(g).run(1 * b2.ms, namespace={})
+            out[method] = float(g.v_[0]) * 1e3
+    finally:
+        b2.prefs.codegen.target = old
+    assert np.isnan(out["exact"])
+    assert out[METHOD] == pytest.approx(1.0 * np.exp(-0.1), abs=1e-8)  # w/C u e^{-u/tau} at u = 1 ms
+
+
 def test_no_emulator_code_in_the_brian2_backend():
     """The backend imports no emulator module at module level and names none of its functions:
     chip-replay takes the effective network as data (``EmulatorBackend.effective``) only."""
