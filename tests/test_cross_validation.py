@@ -5,6 +5,12 @@ Ideal config: spike times matched per neuron within 0.1 ms (biological) and spik
 ``neuroemu.learning.ttfs``), a three-layer feed-forward network and a short recurrent network.
 Chip-replay: Brian2 replaying a mismatched ``small`` chip (noise off) agrees with the emulator
 on that chip.
+
+Brian2 checks its threshold on its grid (``backends/brian2/network.py``): each spike is seen
+late by less than its dt (0.01 ms by default), and through a chain of k neurons those lags add
+(about (k + 1) dt / 2 on average, inputs off the grid included), well inside 0.1 ms here. A crossing during
+which v stays above threshold for less than dt can be missed on the grid; such grazing spikes
+are allowed up to 1 % of the spikes (the count criterion) and vanish with a finer dt.
 """
 from __future__ import annotations
 
@@ -28,7 +34,7 @@ def _check(emu, b2, min_spikes: int) -> dict:
     o = rep["overall"]
     assert o["spikes"][0] >= min_spikes  # the comparison has something to compare
     assert agrees(rep, MAX_DT_MS, MAX_COUNT_REL), o
-    assert o["unmatched"] == [0, 0], o
+    assert max(o["unmatched"]) <= MAX_COUNT_REL * o["spikes"][0], o  # grazing crossings missed on the grid
     return rep
 
 
@@ -50,7 +56,7 @@ def test_single_neuron_known_input():
     ref = first_spike_times(w, np.array([t_in]), LIFParams(tau_mem=10.0, tau_syn=10.0, v_rest=-65.0, v_thresh=-50.0,
                                                            cm=1.0))
     assert np.isfinite(ref[0, 0])
-    assert abs(b2.first_spike_times("n")[0, 0] - ref[0, 0]) <= 0.01  # Brian2: threshold on its grid, dt = 0.01 ms
+    assert 0.0 <= b2.first_spike_times("n")[0, 0] - ref[0, 0] < 0.01  # Brian2: inputs on its grid, seen within one dt
     assert abs(emu.first_spike_times("n")[0, 0] - ref[0, 0]) <= 1e-5  # README: exact crossings, ~1e-5 ms
 
 
@@ -67,16 +73,24 @@ def test_three_layer_feedforward():
     b2 = Brian2Backend().run(ir, inp, duration=60.0, trials=trials)
     rep = _check(emu, b2, min_spikes=100)
     assert rep["populations"]["output"]["spikes"][0] >= 10
+    # one output crossing grazes the threshold for less than 0.01 ms: Brian2 at its default dt
+    # misses it, at dt 0.001 ms it sees it, and then every spike matches
+    assert rep["overall"]["unmatched"] == [1, 1]
+    fine = compare_results(emu, Brian2Backend(dt=0.001).run(ir, inp, duration=60.0, trials=trials), window_ms=1.0)
+    assert fine["overall"]["unmatched"] == [0, 0] and agrees(fine, MAX_DT_MS, MAX_COUNT_REL)
 
 
 def test_short_recurrent_network():
     """30 neurons with signed sparse recurrent weights driven by 10 Poisson sources, 3 trials x 80 ms.
 
-    Recurrent dynamics amplify small timing differences, so both backends run with fine steps
-    (emulator 0.005 µs, Brian2 0.001 ms) and then agree to ~1e-7 ms. At its default step in the
-    ideal config (0.1 µs) the emulator finds a crossing caused by a LIF spike of the same step
-    only in the next step; here that grows to ~1 ms differences and 40 unmatched spikes of 356
-    (measured while writing this test; Brian2 at its default 0.01 ms stays within 0.07 ms)."""
+    Recurrent dynamics amplify small timing differences, so the emulator runs with a fine step
+    (0.005 µs: it is then exact to ~1e-7 ms) and Brian2 at two fine steps. Each Brian2 spike is
+    late by less than dt and the recurrence propagates those delays: the mean |difference|
+    scales with dt (measured 2.3 dt at 0.001 and 0.0005 ms, 4.7 dt at 0.002 ms; its maximum
+    14-18 dt), asserted below 4 dt at both steps. At Brian2's default 0.01 ms the amplification
+    reaches 0.84 ms for one spike of 356 (and one grazing spike is missed); at its default step
+    in the ideal config (0.1 µs) the emulator finds a crossing caused by a LIF spike of the same
+    step only in the next step, which grows to ~1 ms differences and 40 unmatched spikes."""
     rng = np.random.default_rng(9)
     net = Network("rec")
     net.add_spike_source("in", 10)
@@ -88,9 +102,11 @@ def test_short_recurrent_network():
     ir = compile_network(net, "ideal")
     inp = {"in": SpikeTrains.poisson(10, 60.0, 80.0, 3, seed=1)}
     emu = EmulatorBackend(dt_us=0.005).run(ir, inp, duration=80.0, trials=3)
-    b2 = Brian2Backend(dt=0.001).run(ir, inp, duration=80.0, trials=3)
-    rep = _check(emu, b2, min_spikes=100)
-    assert rep["overall"]["max_abs_dt_ms"] < 1e-3
+    for dt in (0.001, 0.0005):
+        b2 = Brian2Backend(dt=dt).run(ir, inp, duration=80.0, trials=3)
+        rep = _check(emu, b2, min_spikes=100)
+        assert rep["overall"]["unmatched"] == [0, 0]
+        assert rep["overall"]["mean_abs_dt_ms"] < 4 * dt, (dt, rep["overall"])
 
 
 def test_chip_replay_matches_emulator_on_mismatched_chip():

@@ -7,8 +7,13 @@
   (``ir.weights.deployed_weight``);
 * ``chip-replay``: per-neuron parameters and per-synapse weights that emulated chip instance
   ``chip`` (with ``calibration``) realises for the IR -- the emulator's fixed pattern run in
-  Brian2, taken from :func:`neuroemu.backends.emulator.effective.effective_network` (the one
-  source of the effective network) and converted by ``EffectiveNetwork.to_bio``.
+  Brian2. The effective network is taken from the emulator as *data* (its arrays, from
+  ``EmulatorBackend.effective``) and converted to biological units here with the hardware
+  config's scales; no emulator function computes any of the dynamics.
+
+The model, its integration and its agreement with the exact solution as a function of ``dt``
+are in :mod:`.network` (Brian2 equations with units, Brian2's ``rk4`` state updater, inputs and
+threshold on Brian2's grid: spike times late by less than dt for inputs on the grid).
 
 Imperfections in ``chip-replay`` (``imperfections``: an emulator
 :class:`~neuroemu.backends.emulator.Imperfections`; None = the config's fixed pattern with the
@@ -23,20 +28,18 @@ temporal noise off, i.e. what ``neuroemu run --no-noise`` runs on the emulator):
 * threshold jitter: a per-trial, per-neuron Gaussian threshold offset (numpy Generator seeded
   by the run seed and the trial);
 * timestamp quantization: input spike times and recorded spike times floored to the
-  timestamp clock (bio units), LIF -> LIF events at their exact times -- as the emulator does;
+  timestamp clock (bio units) before the grid rule applies;
 * spike-time jitter: not expressed (it would move the events the network itself sees):
   :class:`~neuroemu.errors.BackendError` naming it.
 
-How the simulation is made exact and fast is described in :mod:`.network` (closed-form
-propagator, exact event times, trial copies) and :mod:`.inputs` (duplicate spikes of a source
-in one step); Brian2's compiled-code cache in :mod:`.codegen`.
+Trial copies are described in :mod:`.network`, duplicate spikes of a source in one step in
+:mod:`.inputs`, Brian2's compiled-code cache in :mod:`.codegen`.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import time
-import warnings
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
@@ -55,37 +58,19 @@ from neuroemu.backends.brian2.inputs import (
     spike_table, step_rank,
 )
 from neuroemu.compiler.translate import refuse_delays
-from neuroemu.backends.brian2.network import STATE_VARIABLES, Brian2Network, NetworkSpec
+from neuroemu.backends.brian2.network import NEVER_S, STATE_VARIABLES, Brian2Network, NetworkSpec
 from neuroemu.backends.brian2.state import Brian2State
 from neuroemu.backends.result import Result, node_traces, split_populations
 
 MODES = ("ideal", "as-deployed", "chip-replay")
 
 
-def _lost_delayed_spikes(ir: IR, t_ms: np.ndarray, lif: np.ndarray, trial: np.ndarray, dt: float) -> int:
-    """Spikes of neurons with delayed LIF->LIF synapses that three later spikes of the same
-    neuron followed within the longest of those delays + dt: the delayed pathways, which know a
-    neuron's last three spike times, miss them."""
-    net = ir.network
-    syn = net.synapses
-    pre = net.lif_index()[syn.pre]
-    d_max = np.zeros(net.n_lif)
-    sel = (pre >= 0) & (syn.delay > 0)
-    np.maximum.at(d_max, pre[sel], syn.delay[sel])
-    o = np.lexsort((t_ms, lif, trial))
-    t, n, k = t_ms[o], lif[o], trial[o]
-    if len(t) < 4:
-        return 0
-    same = (n[3:] == n[:-3]) & (k[3:] == k[:-3])
-    return int(np.sum(same & (d_max[n[:-3]] > 0) & (t[3:] - t[:-3] < d_max[n[:-3]] + dt)))
-
-
 def _rest_variables(v_mV: np.ndarray) -> dict[str, np.ndarray]:
-    """:data:`STATE_VARIABLES` (SI) of neurons at membrane ``v_mV`` (trials, neurons), currents 0, free."""
+    """:data:`STATE_VARIABLES` (SI) of neurons at membrane ``v_mV`` (trials, neurons), currents 0,
+    never spiked (``lastspike`` -inf)."""
     zeros = np.zeros(np.shape(v_mV))
-    never = np.full(np.shape(v_mV), -np.inf)
-    return {"v": np.asarray(v_mV, float) * 1e-3, "I_exc": zeros, "I_inh": zeros.copy(), "ref_until": never,
-            "k_ref": never.copy(), "rs_m": zeros.copy(), "rs_e": zeros.copy(), "rs_i": zeros.copy()}
+    return {"v": np.asarray(v_mV, float) * 1e-3, "I_exc": zeros, "I_inh": zeros.copy(),
+            "lastspike": np.full(np.shape(v_mV), -np.inf)}
 
 
 class Brian2Backend(Backend):
@@ -95,22 +80,20 @@ class Brian2Backend(Backend):
     chip: chip seed (int) or :class:`~neuroemu.backends.emulator.Chip` whose fixed pattern
     ``chip-replay`` replays (other modes record it only). calibration: per-circuit DAC codes for
     ``chip-replay`` (None: the IR's embedded calibration, else nominal codes).
-    dt: integration step, biological ms. The propagation is exact and event times are exact,
-    so dt only limits how late a crossing caused by a LIF spike within the same step is seen
-    and the linear interpolation of spike times; 0.01 ms keeps every spike time within ~0.01 ms
-    of the exact solution, 0.1 ms (Brian2's default) is ~10x faster.
+    dt: Brian2's time step, biological ms. Inputs act and the threshold is checked on its grid,
+    so a spike time is late by less than dt (inputs on the grid; less than 2 dt otherwise) and
+    v at the grid points within (dt/tau_min)^4 of the deflection of the exact solution (:mod:`.network`);
+    0.01 ms (default) keeps spike times within 0.01-0.02 ms, 0.1 ms (Brian2's default) is faster.
     max_synapses_per_batch: trials run as copies inside one network, as many as fit this
     budget of synapses (memory); more trials run in batches through the same compiled network.
-    exact_events: False delivers every spike at the end of its step (Brian2's usual grid
-    delivery, slightly cheaper, errors up to dt).
     codegen_target: ``auto`` (Cython, numpy with a warning if it cannot compile), ``cython``
     or ``numpy``. imperfections: for ``chip-replay`` only, the emulator's
     :class:`~neuroemu.backends.emulator.Imperfections` to replay (see the module docstring;
     None: fixed pattern of the config, noise off).
 
-    Several spikes of one source inside one step of ``dt`` are not merged or shifted: the k-th
-    of them goes through an extra generator channel of that source with the same synapses, so
-    each arrives at its exact time with its full weight (:mod:`.inputs`).
+    Several spikes of one source inside one step of ``dt`` are not merged: the k-th of them goes
+    through an extra generator channel of that source with the same synapses, so each arrives
+    with its full weight (:mod:`.inputs`).
 
     Trials: up to ``max_synapses_per_batch`` worth of trials run as independent copies inside
     one network; further batches restore the same network (``Network.restore``) with a new
@@ -122,7 +105,7 @@ class Brian2Backend(Backend):
 
     def __init__(self, mode: str = "ideal", chip: "int | Chip | None" = None, calibration=None,
                  imperfections: "Imperfections | None" = None, *, dt: float = 0.01,
-                 max_synapses_per_batch: int = 2_000_000, exact_events: bool = True, codegen_target: str = "auto"):
+                 max_synapses_per_batch: int = 2_000_000, codegen_target: str = "auto"):
         if mode not in MODES:
             raise BackendError(f"brian2 mode must be one of {', '.join(MODES)}, got '{mode}'")
         if not (np.isfinite(dt) and dt > 0):
@@ -140,7 +123,6 @@ class Brian2Backend(Backend):
         self.calibration = calibration
         self.dt = float(dt)
         self.max_synapses_per_batch = int(max_synapses_per_batch)
-        self.exact_events = bool(exact_events)
         self.codegen_target = codegen_target
         self.imperfections = imperfections
         self._params_cache: tuple | None = None
@@ -184,7 +166,9 @@ class Brian2Backend(Backend):
         return (id(ir), ir.provenance.created, self.mode, self.chip_seed, id(self.calibration), repr(self.imperfections))
 
     def parameters(self, ir: IR) -> tuple[NeuronParams, np.ndarray, np.ndarray]:
-        """(per-neuron parameters, per-synapse weights nA, dead mask) that this mode simulates."""
+        """(per-neuron parameters, per-synapse weights nA, dead mask) that this mode simulates.
+        ``chip-replay`` reads the emulator's effective network (chip units: V, µs, V/µs per
+        synapse) as data and converts it with the hardware config's scales."""
         key = self._values_key(ir)
         if self._params_cache is not None and self._params_cache[0] == key:
             return self._params_cache[1]
@@ -197,10 +181,18 @@ class Brian2Backend(Backend):
         else:
             from neuroemu.backends.emulator import EmulatorBackend
 
-            # the emulator's own chip/calibration resolution, then effective_network (one source)
+            # the emulator's chip/calibration resolution and effective network: data only
             emu = EmulatorBackend(chip=self.chip, calibration=self.calibration, imperfections=self.replay_imperfections())
             eff = emu.effective(ir)
-            params, w = eff.to_bio(ir.hardware(), net.params.cm, net.lif_index()[net.synapses.post])
+            hw = ir.hardware()
+            ms, mV = hw.bio_time_ms, hw.bio_voltage_mV
+            cm = np.asarray(net.params.cm, float).copy()
+            params = NeuronParams(
+                tau_mem=np.asarray(ms(eff.tau_mem)), tau_syn_exc=np.asarray(ms(eff.tau_syn_exc)),
+                tau_syn_inh=np.asarray(ms(eff.tau_syn_inh)), v_rest=np.asarray(mV(eff.v_leak)),
+                v_reset=np.asarray(mV(eff.v_reset)), v_thresh=np.asarray(mV(eff.v_thresh)),
+                tau_refrac=np.asarray(ms(eff.tau_refrac)), cm=cm)
+            w = hw.bio_current_nA(np.asarray(eff.weight, float), cm[net.lif_index()[net.synapses.post]])
             dead = np.asarray(eff.dead, bool)
         out = (params, np.asarray(w, float), dead)
         self._params_cache = (key, out, ir)  # keep ir alive: its id stays unique
@@ -226,11 +218,8 @@ class Brian2Backend(Backend):
             params=params, dead=dead, syn_pre=np.concatenate([sd.syn_pre, sd.replay_pre]),
             syn_post=np.concatenate([post, post[r]]), syn_weight=np.concatenate([w, w[r]]),
             syn_receptor=np.concatenate([syn.receptor, syn.receptor[r]]).astype(np.int64),
-            syn_delay=np.concatenate([lif_delay, np.zeros(len(r))]),
-            syn_replay=np.concatenate([np.zeros(len(post), bool), np.ones(len(r), bool)]), lif_index=sd.lif_index,
-            layout=layout,
-            trials=batch, dt_ms=self.dt, record_lif=record_lif, exact_events=self.exact_events,
-            membrane_noise_mV=noise["membrane_noise_mV"])
+            syn_delay=np.concatenate([lif_delay, np.zeros(len(r))]), lif_index=sd.lif_index, layout=layout,
+            trials=batch, dt_ms=self.dt, record_lif=record_lif, membrane_noise_mV=noise["membrane_noise_mV"])
         if self._net_cache is not None:
             cached = self._net_cache[1]
             if batch <= cached.spec.trials <= 2 * batch:
@@ -308,7 +297,8 @@ class Brian2Backend(Backend):
             o = np.lexsort((ev.time_ms, ev.node, ev.trial))
             ev = InputEvents(ev.time_ms[o], ev.node[o], ev.trial[o])
         n_steps = int(np.ceil(duration / self.dt - 1e-9))
-        flying = ev.time_ms >= (n_steps - STEP_EPS) * self.dt  # delayed past this run's end: carried to the next
+        # acting after this run's last step (see .inputs): carried to the next run
+        flying = ev.time_ms > (n_steps - 1 + STEP_EPS) * self.dt
         carry = (ev.time_ms[flying] + t_start, ev.node[flying], ev.trial[flying])
         ev = InputEvents(ev.time_ms[~flying], ev.node[~flying], ev.trial[~flying])
         rank = step_rank(ev, self.dt)
@@ -318,7 +308,7 @@ class Brian2Backend(Backend):
         batch = built.spec.trials
         build_s = time.perf_counter() - start
         n = net.n_lif
-        spike_t, spike_n, spike_k, exact_t = [], [], [], []
+        spike_t, spike_n, spike_k, grid_t = [], [], [], []
         v_mV, times_ms = None, np.zeros(0)
         final = {name: np.zeros((trials, n)) for name in STATE_VARIABLES}
         n_batches = -(-trials // batch)
@@ -340,16 +330,15 @@ class Brian2Backend(Backend):
             if state is not None:
                 rows = np.maximum(ids, 0)
                 initial = {name: state.variables[name][rows] for name in STATE_VARIABLES}
-                initial["ref_until"] = np.maximum(initial["ref_until"] - t_start * 1e-3, -1.0)  # s since this start
-                initial["k_ref"] = np.maximum(initial["k_ref"] - step0, -1e12)  # steps since this start
+                initial["lastspike"] = np.maximum(initial["lastspike"] - t_start * 1e-3, NEVER_S)  # s since this start
             out = built.run(table, starts, duration, thr_offset_mV=thr_offset, noise_seed=noise_seed, initial=initial)
             real = ids >= 0
             for name in STATE_VARIABLES:
                 final[name][ids[real]] = out.final[name][real]
             copy = out.neuron // n
-            keep = (ids[copy] >= 0) & (out.time_ms <= duration)
+            keep = (ids[copy] >= 0) & (out.time_ms <= duration + STEP_EPS * self.dt)
             t_out = out.time_ms[keep] + t_start
-            exact_t.append(t_out)
+            grid_t.append(t_out)
             if t_res > 0:  # readout on the timestamp clock
                 t_out = np.floor(t_out / t_res) * t_res
             spike_t.append(t_out)
@@ -361,18 +350,12 @@ class Brian2Backend(Backend):
                     times_ms = out.times_ms + t_start
                 v_mV[ids[real]] = out.v_mV[real]
         t_grid = t_start + n_steps * self.dt
-        final["ref_until"] = final["ref_until"] + t_grid * 1e-3  # absolute again
-        final["k_ref"] = final["k_ref"] + step0 + n_steps
-        lost = 0
+        spiked = final["lastspike"] > 0.5 * NEVER_S
+        final["lastspike"] = np.where(spiked, final["lastspike"] + t_start * 1e-3, -np.inf)  # absolute again
         if len(sd.replay_syn):  # LIF spikes whose delayed synapses deliver after this run: the next run replays them
-            t_all, n_all, k_all = np.concatenate(exact_t), np.concatenate(spike_n), np.concatenate(spike_k)
-            replay = in_flight(sd, net.lif_nodes, t_all, n_all, k_all, t_grid - STEP_EPS * self.dt)
+            t_all, n_all, k_all = np.concatenate(grid_t), np.concatenate(spike_n), np.concatenate(spike_k)
+            replay = in_flight(sd, net.lif_nodes, t_all, n_all, k_all, t_grid + STEP_EPS * self.dt, self.dt)
             carry = tuple(np.concatenate([c, r]) for c, r in zip(carry, replay))
-            lost = _lost_delayed_spikes(ir, t_all, n_all, k_all, self.dt)
-            if lost:
-                warnings.warn(f"brian2 backend: {lost} spike(s) of neurons firing 4 times within one synaptic delay + "
-                              f"dt were not delivered through their delayed synapses (see backends/brian2/network.py)",
-                              RuntimeWarning, stacklevel=2)
         end_state = Brian2State(backend=self.name, time_ms=float(t_end), seed=int(seed), trials=int(trials), n_lif=n,
                                 dt_ms=self.dt, variables=final,
                                 carry_ms=carry[0], carry_node=carry[1], carry_trial=carry[2])
@@ -380,8 +363,7 @@ class Brian2Backend(Backend):
         info = {
             "mode": self.mode, "dt_ms": self.dt, "chip_seed": self.chip_seed,
             "calibrated": self.mode == "chip-replay" and (self.calibration is not None or ir.calibration is not None),
-            "codegen_target": target, "exact_events": self.exact_events, "trials_per_batch": batch,
-            "delayed_spikes_lost": lost,
+            "codegen_target": target, "trials_per_batch": batch,
             "batches": n_batches, "network_built": fresh, "build_s": build_s,
             "input_channels_per_trial": layout.n, "duplicate_spikes_split": int(np.count_nonzero(rank)),
             "injected": noise,

@@ -1,17 +1,17 @@
-"""Input spikes as generator channels with exact times (numpy only; no Brian2 here).
+"""Input spikes as generator channels (numpy only; no Brian2 here).
 
-A Brian2 generator emits at most one spike per source and time step (Brian2's own
-``SpikeGeneratorGroup`` refuses two spikes of one index in one step). Spikes of one source
-that fall into the same step of ``dt`` are therefore split over extra *channels* of that
-source: the k-th spike of a source inside one step goes to the source's channel k. Every
-channel of a source has the source's synapses (same targets, same weights), so every spike
-is delivered in its own step with its full charge. A source gets as many channels as its
-worst step needs over all trials of the run (at least one), so all trials share one layout.
+An input spike at time s acts at the first grid point at or after s, ``ceil(s/dt) dt`` (see
+:mod:`neuroemu.backends.brian2.network`): its *step* is the one starting there. A Brian2
+generator emits at most one spike per source and step (Brian2's own ``SpikeGeneratorGroup``
+refuses two spikes of one index in one step). Spikes of one source that fall into the same
+step are therefore split over extra *channels* of that source: the k-th spike of a source in
+one step goes to the source's channel k. Every channel of a source has the source's synapses
+(same targets, same weights), so every spike is delivered with its full weight. A source gets
+as many channels as its worst step needs over all trials of the run (at least one), so all
+trials share one layout.
 
-Channels do not bin times to the grid: each channel holds its spike times (s) in a flat
-table, each channel's times followed by an ``inf`` sentinel; the generator fires channel c in
-the step containing its next time, and the synapse adds the exact sub-step contribution
-(see :mod:`neuroemu.backends.brian2.network`).
+Each channel holds its spike times (s) in a flat table, each channel's times followed by an
+``inf`` sentinel; the generator fires channel c in the step of its next time.
 """
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from neuroemu.ir.model import IR
 from neuroemu.spikes import SpikeTrains
 
 
-#: an event belongs to the step [t - eps dt, t + dt - eps dt): a time on the grid is in the
-#: step it starts, however rounding left it (runs continued from a state count time from their
-#: own start, one long run from 0: the same event must fall into the same step in both)
+#: an event belongs to the step that starts at the grid point t with s in (t - dt + eps dt, t + eps dt]:
+#: a time on the grid acts there, however rounding left it (runs continued from a state count time
+#: from their own start, one long run from 0: the same event must fall into the same step in both)
 STEP_EPS = 1e-6
 
 
@@ -82,9 +82,10 @@ def source_delays(ir: IR) -> SourceDelays:
 
 
 def in_flight(sd: SourceDelays, lif_nodes: np.ndarray, t_ms: np.ndarray, lif: np.ndarray, trial: np.ndarray,
-              t_from: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """LIF spikes (times ms, LIF indices, trials) whose delayed synapses deliver at ``t_from`` or
-    later: (arrival times, virtual nodes, trials) for the run that continues."""
+              t_from: float, dt_ms: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """LIF spikes (grid times ms, LIF indices, trials) whose delayed synapses deliver after
+    ``t_from``: (arrival times, virtual nodes, trials) for the run that continues. A delay acts
+    as its nearest multiple of ``dt_ms`` (ties to even), as Brian2's spike queue realises it."""
     groups = sd.n_nodes - len(sd.node) + np.arange(len(sd.node))
     is_lif = np.isin(sd.node, lif_nodes)
     node_of = np.full(int(lif_nodes.max(initial=-1)) + 1, -1, np.int64)
@@ -92,8 +93,8 @@ def in_flight(sd: SourceDelays, lif_nodes: np.ndarray, t_ms: np.ndarray, lif: np
     times, nodes, trials = [np.zeros(0)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for g in np.flatnonzero(is_lif):
         sel = lif == node_of[sd.node[g]]
-        arrival = t_ms[sel] + sd.delay_ms[g]
-        late = arrival >= t_from
+        arrival = t_ms[sel] + np.rint(sd.delay_ms[g] / dt_ms) * dt_ms
+        late = arrival > t_from
         times.append(arrival[late])
         nodes.append(np.full(int(late.sum()), groups[g], np.int64))
         trials.append(np.asarray(trial[sel][late], np.int64))
@@ -154,7 +155,7 @@ def step_rank(ev: InputEvents, dt_ms: float) -> np.ndarray:
     """Rank of each spike among the spikes of its source in its time step (0 for the first)."""
     if len(ev.time_ms) == 0:
         return np.zeros(0, np.int64)
-    step = np.floor(ev.time_ms / dt_ms + STEP_EPS).astype(np.int64)
+    step = np.ceil(ev.time_ms / dt_ms - STEP_EPS).astype(np.int64)
     new = np.ones(len(step), bool)
     new[1:] = (step[1:] != step[:-1]) | (ev.node[1:] != ev.node[:-1]) | (ev.trial[1:] != ev.trial[:-1])
     group_start = np.maximum.accumulate(np.where(new, np.arange(len(step)), 0))

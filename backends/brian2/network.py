@@ -1,59 +1,63 @@
-"""The Brian2 network of an IR: B trial copies side by side, exact linear propagation.
+"""The Brian2 network of an IR: the LIF model as Brian2 equations, B trial copies side by side.
 
-Model (per LIF neuron, biological units): C dV/dt = -(C/tau_mem)(V - v_rest) + I_exc + I_inh
-+ I_offset, dI_x/dt = -I_x/tau_syn_x, I_x jumps by w (nA) per spike; threshold v_thresh, reset
-to v_reset, V clamped for tau_refrac while the currents keep decaying. The constant current
-enters the propagator through ``v_inf = v_rest + I_offset tau_mem / C``
-(:meth:`~neuroemu.ir.model.NeuronParams.v_inf`, a per-neuron constant), the potential V relaxes
-to. Initial V = v_inf, unless a run continues from a state (``initial``: V, currents and
-refractory state of every copy).
+Model (per LIF neuron, biological units, as Brian2 equations with units)::
 
-Exact integration without Brian2's ``exact`` method. Brian2's ``exact`` integrator solves the
-equations symbolically and breaks down for tau_mem == tau_syn (the standard TTFS setting: the
-generic solution divides by tau_syn - tau_mem). We do not give Brian2 differential equations at
-all: every state variable is a plain parameter and one ``run_regularly`` block (slot
-``groups``) applies the closed-form propagator of the linear system over one step::
+    dv/dt     = (v_inf - v)/tau_mem + (I_exc + I_inh)/C   : volt  (unless refractory)
+    dI_exc/dt = -I_exc/tau_syn_exc                          : amp
+    dI_inh/dt = -I_inh/tau_syn_inh                          : amp
 
-    V' = v_inf + (V - v_inf) e^{-dt/tau_m} + (P_e(dt) I_exc + P_i(dt) I_inh) / C
-    I_x' = I_x e^{-dt/tau_x},    P_x(h) = h e^{-h/tau_m} exprel(h/tau_m - h/tau_x)
+with threshold ``v >= v_thresh``, reset ``v = v_reset`` and Brian2's refractoriness (``v`` held
+while refractory, the currents keep decaying). A spike of weight w (nA, signed) adds w to the
+current of its receptor. ``v_inf = v_rest + i_offset tau_mem / C``
+(:meth:`~neuroemu.ir.model.NeuronParams.v_inf`, a per-neuron constant) is where the membrane
+relaxes to: a constant bias current is a shift of the leak potential. Initial v = v_inf, unless a
+run continues from a state (``initial``: v, currents and ``lastspike`` of every copy).
 
-``exprel(y) = (e^y - 1)/y`` is 1 at y = 0, so tau_m == tau_x needs no special case
-(P = h e^{-h/tau}); the coefficients are computed once per neuron by the emulator's kernel
-(``dynamics.kernel_p``).
+Integration: Brian2's ``rk4`` state updater. Brian2's ``exact`` (``linear``) updater solves the
+equations symbolically with the time constants as free symbols; its solution divides by
+``tau_syn - tau_mem`` and gives NaN for tau_mem == tau_syn, the default of bss2 (10 µs = 10 ms)
+and the TTFS setting. ``rk4`` needs no closed form and treats equal time constants like any
+others. On this linear system one rk4 step is the 4th-order Taylor polynomial of the exact
+propagator, so between events the error of v after any number of steps is below
+``(dt/tau_min)^4`` times the size of the synaptic deflection (tau_min: the neuron's smallest
+time constant; measured ~0.04 of that bound: 1.3e-9 mV on a 3.7 mV PSP at dt = 0.1 ms,
+tau = 10 ms, and 1e-4 of that at dt = 0.01 ms). ``exponential_euler`` would also work for
+equal time constants but is first order (1.8e-2 mV on the same PSP at dt = 0.1 ms).
 
-Exact event times. Events are not binned to the grid. A spike at time s inside the step
-[t, t + dt) is delivered at the end of that step with its exact contribution to the end state
-(u = t + dt - s): I_x += w e^{-u/tau_x} and V += w P_x(u) / C. Input spikes come from a
-generator group reading exact times from a table (see :mod:`.inputs`); LIF spike times are
-located inside their step by linear interpolation of V between the step's ends (error
-~dt^2/(8 tau)), stored in ``tc`` and used by the LIF->LIF synapses and the spike monitor.
-Refractory periods end at their exact time: the reset precomputes the propagator from the
-restart to the end of the step in which the restart falls and that step's index (``k_ref``);
-the update and the threshold compare step indices, not times, so a restart on a grid point is
-treated alike whatever the rounding (Brian2 compiles with fast-math) and wherever time starts.
+Everything happens on Brian2's grid of ``dt`` (nothing in here is a closed form of the model):
 
-Schedule of one step [t, t + dt): ``start`` traces record V(t); ``groups`` propagate every
-neuron to t + dt (clamped while refractory); ``after_groups`` input channels fire and their
-synapses add their exact contributions; ``thresholds`` V >= v_thresh; ``resets`` spike time,
-reset, refractory end; ``after_resets`` LIF->LIF synapses deliver (so they see ``tc``), spikes
-are recorded. A LIF spike therefore acts on its targets from its exact time, but a crossing
-it causes within the same step is detected one step late (at most dt).
+* an input spike at time s acts (its current jumps) at the first grid point at or after s,
+  ``ceil(s/dt) dt``: late by less than dt (on the grid: not at all). The generator channels
+  (see :mod:`.inputs`) fire in the ``before_groups`` slot of the step starting there;
+* the threshold is checked on the grid: a crossing at t* is seen at the first grid point
+  t_b >= t*, which is the spike time reported (Brian2's ``SpikeMonitor`` records the start of
+  the step, t_b - dt; we add dt). The spike acts on its targets at t_b (``synapses`` slot of the
+  same step), so a LIF -> LIF spike has the same rule as an input;
+* refractoriness: ``refractory = tau_refrac + dt`` counted by Brian2 from the step start, so v is
+  held at v_reset from t_b until t_b + tau_refrac (tau_refrac rounded down to the grid);
+* synaptic delays d act ``round(d/dt)`` steps after the spike (Brian2's spike queue; ties to even).
 
-Synaptic delays (``ideal``/``as-deployed`` modes). Input synapses with a delay d are fed by
-their own channels whose times are the source's times + d (exact, see :mod:`.inputs`). A
-LIF->LIF synapse with delay d arrives at ``tc + d``, which lies in the step D = floor(d/dt) or
-D + 1 steps after the spike's step: two pathways with those Brian2 delays each add the exact
-contribution of the spike that arrives in their step. Brian2's spike queue carries no spike
-times, so a neuron keeps its last three spike times (``tc``, ``tc1``, ``tc2``) and a pathway
-takes the one that arrives in its step: exact while a neuron fires at most three times within
-one delay + one step (e.g. 5 ms at 600 Hz); a spike beyond that is not delivered, which the
-backend reports (``info["delayed_spikes_lost"]``). Spikes still in flight at the end of a
-run are carried by the state and delivered by replay channels (:mod:`.inputs`).
+Agreement with the exact solution of the model (closed forms), as functions of dt (tested at
+dt = 0.01 and 0.1 ms in ``tests/backends/test_brian2_backend.py``):
 
-Noise (chip-replay only). Membrane noise, if any, is compiled in as an Ornstein-Uhlenbeck
-increment of V per free step (Brian2 ``randn``, seeded per batch); threshold jitter is an
-offset written into ``v_thresh`` of every copy after each restore. Neither changes the code
-of networks without noise.
+* v at every grid point within ``(dt/tau_min)^4`` x the synaptic deflection, for the inputs at
+  the times where they act;
+* every spike time t_b in [t*, t* + dt), t* the exact crossing for the inputs where they act
+  (= their own times when they are on the grid), up to the voltage error over the slope at the
+  crossing;
+* inputs off the grid act up to dt late, which moves a spike by up to about dt more: within
+  2 dt of the crossing for the inputs' own times (less than dt when they all share one shift);
+* a crossing during which v stays above threshold for less than dt can be missed (grazing);
+* through a chain of k neurons the lags add (about (k + 1) dt / 2 on average; not a bound: a late
+  input moves a crossing by more than its lag where v rises slowly); recurrent networks amplify
+  them (see ``tests/test_cross_validation.py``).
+
+At the default dt = 0.01 ms: spike times late by < 0.01 ms (on-grid inputs), < 0.02 ms otherwise.
+
+Noise (chip-replay only). Membrane noise, if any, is an Ornstein-Uhlenbeck increment
+``n_step randn()`` of v per free step (``n_step = sigma sqrt(1 - e^{-2 dt/tau_mem})``, stationary
+std sigma: the replayed chip's model, as data), after the state update; threshold jitter is an
+offset written into ``v_thresh`` of every copy before each batch.
 
 Trials. B trials run as B independent copies inside one network (neuron i of trial k is
 k * n_lif + i, channel c of trial k is k * C + c, block-diagonal synapses), built and compiled
@@ -70,23 +74,11 @@ from neuroemu.ir.model import NeuronParams
 from neuroemu.backends.brian2.codegen import canonical_executable
 from neuroemu.backends.brian2.inputs import STEP_EPS, ChannelLayout
 
-_LIF_EQS = """
-v : volt
-v_prev : volt
-I_exc : amp
-I_inh : amp
-Ie_prev : amp
-Ii_prev : amp
-t_first : second
-t_last : second
-ref_until : second
-k_ref : 1
-tc : second
-tc1 : second
-tc2 : second
-rs_m : 1
-rs_e : second
-rs_i : second
+#: the model, Brian2 equations with units (parameters per neuron, constant during a run)
+LIF_EQUATIONS = """
+dv/dt = (v_inf - v)/tau_mem + (I_exc + I_inh)/C : volt (unless refractory)
+dI_exc/dt = -I_exc/tau_syn_exc : amp
+dI_inh/dt = -I_inh/tau_syn_inh : amp
 v_inf : volt (constant)
 v_reset : volt (constant)
 v_thresh : volt (constant)
@@ -96,116 +88,18 @@ tau_syn_exc : second (constant)
 tau_syn_inh : second (constant)
 tau_refrac : second (constant)
 n_step : volt (constant)
-p_mm : 1 (constant)
-p_e : second (constant)
-p_i : second (constant)
-d_e : 1 (constant)
-d_i : 1 (constant)
 """
+#: Brian2's state updater for :data:`LIF_EQUATIONS` (see the module docstring)
+METHOD = "rk4"
+#: v held from the grid point of the spike until tau_refrac later (see the module docstring)
+REFRACTORY = "tau_refrac + dt"
+#: membrane noise (compiled only into networks that have it): an OU increment while free
+_NOISE = "v += int(not_refractory)*n_step*randn()"
+#: Brian2's "never spiked" (s): its own initial ``lastspike``
+NEVER_S = -1e4
 
-# one step: free propagation, exact restart inside the step, or clamp; the start state and the
-# span of this step's input events (none yet) are kept for locating a crossing
-_LIF_UPDATE = """
-v_prev = v
-Ie_prev = I_exc
-Ii_prev = I_inh
-t_first = t + dt
-t_last = t
-free = int(t_in_timesteps > k_ref)
-part = int(t_in_timesteps == k_ref)
-v = v_reset + free*((v_inf - v_reset) + (v - v_inf)*p_mm + (p_e*I_exc + p_i*I_inh)/C) + part*((v_inf - v_reset) + (v_reset - v_inf)*rs_m + (rs_e*I_exc + rs_i*I_inh)/C)
-I_exc = I_exc*d_e
-I_inh = I_inh*d_i
-"""
-# membrane noise (only compiled into networks that have it): an Ornstein-Uhlenbeck increment
-# through the leak, stationary std sigma (n_step = sigma sqrt(1 - e^{-2 dt/tau_mem})), while free
-_LIF_NOISE = "v = v + free*n_step*randn()\n"
-
-_LIF_THRESHOLD = "v >= v_thresh and t_in_timesteps >= k_ref"
-
-# The crossing inside the step [t_a, t + dt) (t_a: step start or refractory end). Between the
-# step's first and last input event the trajectory is free, so: (1) if the free trajectory from
-# the start state crosses before the first event, solve it forwards; (2) else if the free
-# trajectory run backwards from the end state is still below threshold at the last event,
-# solve it backwards; both by safeguarded Newton from the linear interpolation, exact. (3) Else
-# (crossing between two events of one step) the linear interpolation (error < dt).
-_FWD = """vf = v_inf + (v_a - v_inf)*exp(-y/tau_mem) + y*exp(-y/tau_mem)*(exprel(y/tau_mem - y/tau_syn_exc)*Ie_a + exprel(y/tau_mem - y/tau_syn_inh)*Ii_a)/C
-sf = (v_inf - vf)/tau_mem + (Ie_a*exp(-y/tau_syn_exc) + Ii_a*exp(-y/tau_syn_inh))/C
-"""
-_BWD = """vb = v_inf + exp(x/tau_mem)*(v - v_inf) - x*(exprel(x/tau_mem - x/tau_syn_exc)*I_exc*exp(x/tau_syn_exc) + exprel(x/tau_mem - x/tau_syn_inh)*I_inh*exp(x/tau_syn_inh))/C
-sb = (v_inf - vb)/tau_mem + (I_exc*exp(x/tau_syn_exc) + I_inh*exp(x/tau_syn_inh))/C
-"""
-_POS = "*volt/second"
-_NEWTON_FWD = _FWD + f"y = clip(y - int(sf > 0{_POS})*(vf - v_thresh)/(sf + int(sf <= 0{_POS})*volt/second), 0*second, yf)\n"
-_NEWTON_BWD = _BWD + f"x = clip(x + int(sb > 0{_POS})*(vb - v_thresh)/(sb + int(sb <= 0{_POS})*volt/second), 0*second, xb)\n"
-_LIF_RESET = """
-tc2 = tc1
-tc1 = tc
-late = int(ref_until > t)
-v_a = v_prev + late*(v_reset - v_prev)
-t_a = clip(ref_until, t, t + dt)
-Ie_a = Ie_prev*exp((t - t_a)/tau_syn_exc)
-Ii_a = Ii_prev*exp((t - t_a)/tau_syn_inh)
-h = t + dt - t_a
-frac = int(v_a < v_thresh)*clip((v_thresh - v_a)/(v - v_a + int(v_a >= v_thresh)*volt), 0, 1)
-yf = clip(t_first - t_a, 0*second, h)
-xb = t + dt - clip(t_last, t_a, t + dt)
-y = clip(frac*h, 0*second, yf)
-x = clip((1 - frac)*h, 0*second, xb)
-""" + _NEWTON_FWD * 3 + _NEWTON_BWD * 3 + """y_end = y
-y = yf
-""" + _FWD + """use_f = int(vf >= v_thresh)
-x_end = x
-x = xb
-""" + _BWD + """use_b = (1 - use_f)*int(vb < v_thresh)
-tc = use_f*(t_a + y_end) + use_b*(t + dt - x_end) + (1 - use_f - use_b)*(t_a + frac*h)
-v = v_reset
-ref_until = tc + tau_refrac
-k_ref = floor(ref_until/dt)
-r = clip(k_ref*dt + dt - ref_until, 0*second, dt)
-rs_m = exp(-r/tau_mem)
-rs_e = r*exp(-r/tau_mem)*exprel(r/tau_mem - r/tau_syn_exc)*exp((r - dt)/tau_syn_exc)
-rs_i = r*exp(-r/tau_mem)*exprel(r/tau_mem - r/tau_syn_inh)*exp((r - dt)/tau_syn_inh)
-"""
-
-
-def _on_pre(receptor: str, time_var: str, exact: bool, delayed: bool = False) -> str:
-    """Synaptic event code: exact sub-step contribution of a spike at ``time_var``_pre.
-    ``delayed``: a LIF->LIF synapse with delay ``d``, delivering the one of the presynaptic
-    neuron's last spikes that arrives in this step (see the module docstring)."""
-    if delayed:  # the one of the presynaptic neuron's last three spikes that arrives in this step, if any
-        tau = f"tau_syn_{receptor}_post"
-        lines = []
-        taken = ""
-        for k, var in enumerate(("tc", "tc1", "tc2")):
-            lines.append(f"a{k} = {taken}int({var}_pre + d >= t - {STEP_EPS}*dt and {var}_pre + d < t + dt - {STEP_EPS}*dt)")
-            taken += f"(1 - a{k})*"
-        return ("\n".join(lines) + "\n"
-                "a = a0 + a1 + a2\n"
-                "u = clip(t + dt - (a0*tc_pre + a1*tc1_pre + a2*tc2_pre + d), 0*second, dt)\n"
-                f"I_{receptor}_post += a*w*exp(-u/{tau})\n"
-                f"h = clip(t + dt - ref_until_post, 0*second, u)\n"
-                f"v_post += a*w/C_post*exp((h - u)/{tau})*h*exp(-h/tau_mem_post)*exprel(h/tau_mem_post - h/{tau})")
-    if not exact:  # grid delivery: the charge arrives at the end of the spike's step
-        return f"I_{receptor}_post += w"
-    tau = f"tau_syn_{receptor}_post"
-    # V gains charge only while the neuron is free: over h, the part of the u since the spike
-    # after the refractory end (h = u: free all along; h = 0: clamped until the step end)
-    span = ("t_first_post = clip(t_first_post, 0*second, {0}_pre)\n"
-            "t_last_post = clip(t_last_post, {0}_pre, t + dt)\n").format(time_var) if time_var == "next_t" else ""
-    return (span + f"u = t + dt - {time_var}_pre\n"
-            f"I_{receptor}_post += w*exp(-u/{tau})\n"
-            f"h = clip(t + dt - ref_until_post, 0*second, u)\n"
-            f"v_post += w/C_post*exp((h - u)/{tau})*h*exp(-h/tau_mem_post)*exprel(h/tau_mem_post - h/{tau})")
-
-
-def _step_kernel(h: float, tau_m: np.ndarray, tau_s: np.ndarray) -> np.ndarray:
-    """P(h) per neuron (same units as h): the emulator's kernel
-    (:func:`neuroemu.backends.emulator.dynamics.kernel_p`, the one LIF kernel), per element."""
-    from neuroemu.backends.emulator.dynamics import kernel_p
-
-    tm, ts = np.broadcast_arrays(np.asarray(tau_m, float), np.asarray(tau_s, float))
-    return np.array([kernel_p(h, 1.0 / a, 1.0 / b) for a, b in zip(tm.ravel(), ts.ravel())]).reshape(tm.shape)
+#: LIF variables that carry a run's state into the next (SI; ``lastspike`` in s since the run's start)
+STATE_VARIABLES = ("v", "I_exc", "I_inh", "lastspike")
 
 
 @dataclass
@@ -214,29 +108,30 @@ class NetworkSpec:
 
     params: NeuronParams  # per LIF neuron
     dead: np.ndarray  # bool per LIF neuron: never spikes
-    syn_pre: np.ndarray  # global node id per synapse
+    syn_pre: np.ndarray  # global (or virtual, see .inputs.SourceDelays) node id per synapse
     syn_post: np.ndarray  # LIF index per synapse
     syn_weight: np.ndarray  # nA, signed
     syn_receptor: np.ndarray  # 0 exc, 1 inh
     syn_delay: np.ndarray  # ms per synapse (input synapses: 0, their delays are in the channel times)
-    syn_replay: np.ndarray  # bool per synapse: a copy of a delayed LIF->LIF synapse fed by a replay channel
-    lif_index: np.ndarray  # global node id -> LIF index, -1 for spike sources
+    lif_index: np.ndarray  # (virtual) node id -> LIF index, -1 for spike sources
     layout: ChannelLayout  # input channels of one trial
     trials: int  # trial copies side by side
     dt_ms: float
     record_lif: np.ndarray  # LIF indices whose V is recorded (every trial)
-    exact_events: bool = True
     membrane_noise_mV: float = 0.0  # stationary std of the injected membrane noise (0: none)
 
     @property
     def n_lif(self) -> int:
         return len(self.params.tau_mem)
 
+    def delay_steps(self) -> np.ndarray:
+        """Per synapse: its delay in steps of dt, rounded to the nearest (ties to even)."""
+        return np.rint(np.asarray(self.syn_delay, float) / self.dt_ms).astype(np.int64)
+
     def structure_key(self) -> tuple:
         """What a built network is made of (networks with the same key differ in values only)."""
-        arrays = (self.syn_pre, self.syn_post, self.syn_receptor, self.syn_delay, self.syn_replay, self.lif_index,
-                  self.record_lif)
-        return (self.n_lif, self.trials, self.dt_ms, self.exact_events, self.membrane_noise_mV > 0, self.layout.key(),
+        arrays = (self.syn_pre, self.syn_post, self.syn_receptor, self.delay_steps(), self.lif_index, self.record_lif)
+        return (self.n_lif, self.trials, self.dt_ms, self.membrane_noise_mV > 0, self.layout.key(),
                 *(np.ascontiguousarray(a).tobytes() for a in arrays))
 
 
@@ -245,14 +140,10 @@ class BatchOutput:
     """Spikes and traces of one batch of trial copies."""
 
     neuron: np.ndarray  # index into the copies (trial copy * n_lif + LIF index)
-    time_ms: np.ndarray
+    time_ms: np.ndarray  # the grid point at which each spike was seen (step start + dt)
     times_ms: np.ndarray  # trace sample times
     v_mV: np.ndarray  # (copies, recorded, samples)
-    final: dict[str, np.ndarray]  # STATE_VARIABLES at the end, SI units, (copies, n_lif); ref_until relative to the end
-
-
-#: LIF variables that carry a run's state into the next (SI; ``ref_until`` in s since the run's start)
-STATE_VARIABLES = ("v", "I_exc", "I_inh", "ref_until", "k_ref", "rs_m", "rs_e", "rs_i")
+    final: dict[str, np.ndarray]  # STATE_VARIABLES at the end, SI units, (copies, n_lif); lastspike since the start
 
 
 class Brian2Network:
@@ -264,72 +155,62 @@ class Brian2Network:
         self.spec = spec
         self._table = np.full(1, np.inf)
         B, n, C = spec.trials, spec.n_lif, spec.layout.n
-        dt_s = spec.dt_ms * 1e-3
-        self.clock = b2.Clock(dt=dt_s * b2.second, name="neuroemu_clock")
+        self.clock = b2.Clock(dt=spec.dt_ms * 1e-3 * b2.second, name="neuroemu_clock")
 
         # --- LIF neurons, B copies (values: set_values) ----------------------------------------
-        lif = b2.NeuronGroup(B * n, _LIF_EQS, threshold=_LIF_THRESHOLD, reset=_LIF_RESET, clock=self.clock,
-                             name="neuroemu_lif", namespace={})
+        lif = b2.NeuronGroup(B * n, LIF_EQUATIONS, threshold="v >= v_thresh", reset="v = v_reset",
+                             refractory=REFRACTORY, method=METHOD, clock=self.clock, name="neuroemu_lif", namespace={})
         self._weights: list = []  # (Synapses, function of a spec giving the weights (nA) of one copy)
-        lif.ref_until_ = -1.0  # long ago: free
-        lif.k_ref_ = -1e12
-        lif.tc_ = lif.tc1_ = lif.tc2_ = -1e9  # no earlier spikes
-        update = _LIF_UPDATE + (_LIF_NOISE if spec.membrane_noise_mV > 0 else "")
-        lif.run_regularly(update, when="groups", name="neuroemu_lif_update")
-        self.lif = lif
         objects: list = [lif]
+        if spec.membrane_noise_mV > 0:
+            noise = lif.run_regularly(_NOISE, when="groups", order=1, name="neuroemu_lif_noise")
+            objects.append(noise)
+        self.lif = lif
 
-        # --- input channels, B copies: exact times from a table swapped per batch -----------
+        # --- input channels, B copies: times from a table swapped per batch -------------------
+        # a channel fires in the step starting at the first grid point at or after its next time
         table_fn = self._table_function(b2)
-        gen = b2.NeuronGroup(max(B * C, 1), "next_t : second\nlast_t : second\nptr : integer",
-                             threshold=f"next_t < t + dt - {STEP_EPS}*dt",
-                             reset="last_t = next_t\nptr += 1\nnext_t = neuroemu_spike_table(ptr)*second", clock=self.clock,
+        gen = b2.NeuronGroup(max(B * C, 1), "next_t : second\nptr : integer",
+                             threshold=f"next_t <= t + {STEP_EPS}*dt",
+                             reset="ptr += 1\nnext_t = neuroemu_spike_table(ptr)*second", clock=self.clock,
                              name="neuroemu_inputs", namespace={"neuroemu_spike_table": table_fn})
         gen.next_t_ = np.inf
-        gen.thresholder["spike"].when = "after_groups"  # after propagation, before LIF thresholds
+        gen.thresholder["spike"].when = "before_groups"
         gen.thresholder["spike"].order = 0
         self.gen = gen
         objects.append(gen)
 
-        # --- synapses: (input | LIF) x (exc | inh), block-diagonal over the copies ------------
+        # --- synapses: (inputs | LIF) x (exc | inh), block-diagonal over the copies -----------
         lif_pre = spec.lif_index[spec.syn_pre]
-        for source in ("inputs", "replay", "lif"):
+        steps = spec.delay_steps()
+        for source in ("inputs", "lif"):
             for rec, rname in ((0, "exc"), (1, "inh")):
-                from_input = (lif_pre < 0) & (spec.syn_replay if source == "replay" else ~spec.syn_replay)
-                sel = (spec.syn_receptor == rec) & (from_input if source != "lif" else (lif_pre >= 0))
+                sel = (spec.syn_receptor == rec) & ((lif_pre < 0) if source == "inputs" else (lif_pre >= 0))
                 if not np.any(sel):
                     continue
-                if source != "lif":
+                if source == "inputs":
                     i1, j1, _ = _channel_synapses(spec.layout, spec.syn_pre[sel], spec.syn_post[sel],
                                                   spec.syn_weight[sel])
                     weights = (lambda sp, sel=sel: _channel_synapses(sp.layout, sp.syn_pre[sel], sp.syn_post[sel],
                                                                      sp.syn_weight[sel])[2])
-                    stride, pre_group, when, order, tvar = C, gen, "after_groups", 1, "next_t"
-                    if source == "replay":  # delayed LIF spikes of an earlier run: delivered as the lif ones
-                        when, order, tvar = "after_resets", 0, "last_t"
+                    stride, pre_group = C, gen
                 else:
-                    delayed = spec.syn_delay > 0
-                    d_sel = sel & delayed
-                    if np.any(d_sel):
-                        objects.append(self._delayed_synapses(b2, rname, lif_pre[d_sel], spec.syn_post[d_sel], d_sel,
-                                                              spec.syn_delay[d_sel]))
-                    sel = sel & ~delayed
                     i1, j1 = lif_pre[sel], spec.syn_post[sel]
                     weights = lambda sp, sel=sel: sp.syn_weight[sel]  # noqa: E731
-                    stride, pre_group, when, order, tvar = n, lif, "after_resets", 0, "tc"
-                if len(i1) == 0:
-                    continue
-                S = b2.Synapses(pre_group, lif, "w : amp (constant)", on_pre=_on_pre(rname, tvar, spec.exact_events),
+                    stride, pre_group = n, lif
+                S = b2.Synapses(pre_group, lif, "w : amp (constant)", on_pre=f"I_{rname}_post += w",
                                 clock=self.clock, name=f"neuroemu_{source}_{rname}", namespace={})
                 offs = np.repeat(np.arange(B, dtype=np.int64), len(i1))
                 S.connect(i=np.tile(i1, B) + offs * stride, j=np.tile(j1, B) + offs * n)
                 self._weights.append((S, weights))
-                S.pre.when = when
-                S.pre.order = order
+                if source == "inputs":  # act before the step's update: at the grid point where the step starts
+                    S.pre.when, S.pre.order = "before_groups", 1
+                elif np.any(steps[sel] > 0):
+                    S.delay_ = np.tile(steps[sel] * spec.dt_ms * 1e-3, B)
                 objects.append(S)
 
         # --- monitors ---------------------------------------------------------------------
-        self.spikes = b2.SpikeMonitor(lif, variables=["tc"], when="after_resets", order=5, name="neuroemu_spikes")
+        self.spikes = b2.SpikeMonitor(lif, record=True, name="neuroemu_spikes")
         objects.append(self.spikes)
         rec = (np.arange(B)[:, None] * n + spec.record_lif[None, :]).reshape(-1)
         self.trace = None
@@ -351,14 +232,13 @@ class Brian2Network:
         p = spec.params
         dt_s = spec.dt_ms * 1e-3
         rep = lambda x: np.tile(np.asarray(x, float), B)  # noqa: E731  (per LIF -> per copy)
-        tm, te, ti = p.tau_mem * 1e-3, p.tau_syn_exc * 1e-3, p.tau_syn_inh * 1e-3  # s
-        v_inf = p.v_inf()  # mV: where V relaxes to (the initial V)
+        tm = p.tau_mem * 1e-3
+        v_inf = p.v_inf() * 1e-3  # V: where v relaxes to (the initial v)
         values = {
-            "v_inf": v_inf * 1e-3, "v_reset": p.v_reset * 1e-3,
-            "v_thresh": np.where(spec.dead, np.inf, p.v_thresh * 1e-3), "C": p.cm * 1e-9, "tau_mem": tm,
-            "tau_syn_exc": te, "tau_syn_inh": ti, "tau_refrac": p.tau_refrac * 1e-3,
-            "p_mm": np.exp(-dt_s / tm), "p_e": _step_kernel(dt_s, tm, te), "p_i": _step_kernel(dt_s, tm, ti),
-            "d_e": np.exp(-dt_s / te), "d_i": np.exp(-dt_s / ti), "v": v_inf * 1e-3, "v_prev": v_inf * 1e-3,
+            "v_inf": v_inf, "v_reset": p.v_reset * 1e-3, "v_thresh": np.where(spec.dead, np.inf, p.v_thresh * 1e-3),
+            "C": p.cm * 1e-9, "tau_mem": tm, "tau_syn_exc": p.tau_syn_exc * 1e-3, "tau_syn_inh": p.tau_syn_inh * 1e-3,
+            "tau_refrac": p.tau_refrac * 1e-3, "v": v_inf, "I_exc": np.zeros(spec.n_lif), "I_inh": np.zeros(spec.n_lif),
+            "lastspike": np.full(spec.n_lif, NEVER_S),
             "n_step": spec.membrane_noise_mV * 1e-3 * np.sqrt(-np.expm1(-2.0 * dt_s / tm)),
         }
         self._v_thresh = rep(values["v_thresh"])
@@ -368,27 +248,6 @@ class Brian2Network:
             S.w_ = np.tile(np.asarray(weights(spec), float) * 1e-9, B)
         self.net.store("initial")
         self._stored = True
-
-    def _delayed_synapses(self, b2, rname: str, i1: np.ndarray, j1: np.ndarray, sel: np.ndarray, d_ms: np.ndarray):
-        """LIF->LIF synapses of receptor ``rname`` (the spec's synapses ``sel``) with delays
-        ``d_ms``: the two pathways of the module docstring, delivering D and D + 1 steps after
-        the spike's step."""
-        spec, B, n = self.spec, self.spec.trials, self.spec.n_lif
-        S = b2.Synapses(self.lif, self.lif, "w : amp (constant)\nd : second (constant)",
-                        on_pre={"pre": _on_pre(rname, "tc", True, delayed=True),
-                                "late": _on_pre(rname, "tc", True, delayed=True)},
-                        clock=self.clock, name=f"neuroemu_lif_{rname}_delayed", namespace={})
-        offs = np.repeat(np.arange(B, dtype=np.int64), len(i1))
-        S.connect(i=np.tile(i1, B) + offs * n, j=np.tile(j1, B) + offs * n)
-        self._weights.append((S, lambda sp: sp.syn_weight[sel]))
-        S.d_ = np.tile(d_ms * 1e-3, B)
-        steps = np.floor(d_ms / spec.dt_ms + 1e-9)
-        S.pre.delay = np.tile(steps * spec.dt_ms * 1e-3, B) * b2.second
-        S.late.delay = np.tile((steps + 1) * spec.dt_ms * 1e-3, B) * b2.second
-        for pathway in (S.pre, S.late):
-            pathway.when = "after_resets"
-            pathway.order = 0
-        return S
 
     def _table_function(self, b2):
         """``neuroemu_spike_table(k)``: entry k of the current spike table (s). The table is read
@@ -414,7 +273,7 @@ class Brian2Network:
     def run(self, table: np.ndarray, start: np.ndarray, duration_ms: float, thr_offset_mV: np.ndarray | None = None,
             noise_seed: int = 0, initial: dict[str, np.ndarray] | None = None) -> BatchOutput:
         """Run one batch from the initial state (or ``initial``: :data:`STATE_VARIABLES`, SI,
-        (copies, n_lif), ``ref_until`` relative to this run's start); ``table``/``start`` from
+        (copies, n_lif), ``lastspike`` relative to this run's start); ``table``/``start`` from
         :func:`.inputs.spike_table`; ``thr_offset_mV`` (copies, n_lif): threshold offsets of this
         batch (jitter); ``noise_seed`` seeds Brian2's ``randn`` (membrane noise; numpy's global
         state is left as it was)."""
@@ -425,7 +284,6 @@ class Brian2Network:
         if initial is not None:
             for name in STATE_VARIABLES:
                 setattr(self.lif, name + "_", np.asarray(initial[name], float).reshape(-1))
-            self.lif.v_prev_ = self.lif.v_[:]
         if thr_offset_mV is not None:
             self.lif.v_thresh_ = self._v_thresh + np.asarray(thr_offset_mV, float).reshape(-1) * 1e-3
         np_state = None
@@ -444,18 +302,16 @@ class Brian2Network:
             if np_state is not None:
                 np.random.set_state(np_state)
         neuron = np.asarray(self.spikes.i[:], np.int64)
-        t_ms = np.asarray(self.spikes.tc_[:], float) * 1e3
+        steps = np.rint(np.asarray(self.spikes.t_[:], float) * 1e3 / spec.dt_ms)
+        t_ms = (steps + 1) * spec.dt_ms  # seen at the end of the step
         if self.trace is not None:
             v = np.asarray(self.trace.v_[:], float) * 1e3  # (copies * recorded, samples)
             v = v.reshape(spec.trials, len(spec.record_lif), -1)
             times = np.asarray(self.trace.t_[:], float) * 1e3
         else:
             v, times = np.zeros((spec.trials, 0, 0)), np.zeros(0)
-        end_s = n_steps * spec.dt_ms * 1e-3
         final = {name: np.asarray(getattr(self.lif, name + "_")[:], float).reshape(spec.trials, spec.n_lif)
                  for name in STATE_VARIABLES}
-        final["ref_until"] = final["ref_until"] - end_s
-        final["k_ref"] = final["k_ref"] - n_steps
         return BatchOutput(neuron=neuron, time_ms=t_ms, times_ms=times, v_mV=v, final=final)
 
 
@@ -472,4 +328,4 @@ def _channel_synapses(layout: ChannelLayout, pre: np.ndarray, post: np.ndarray, 
     return ch.astype(np.int64), post[s].astype(np.int64), w[s]
 
 
-__all__ = ["NetworkSpec", "Brian2Network", "BatchOutput"]
+__all__ = ["NetworkSpec", "Brian2Network", "BatchOutput", "LIF_EQUATIONS", "METHOD", "STATE_VARIABLES"]

@@ -11,10 +11,11 @@ from neuroemu.backends.base import RunState
 @dataclass
 class Brian2State(RunState):
     """The LIF variables of every (trial, LIF neuron) at ``time_ms``: ``variables`` maps
-    :data:`~neuroemu.backends.brian2.network.STATE_VARIABLES` to (trials, n_lif) arrays (V in
-    volt, currents in ampere, ``ref_until`` absolute in s, ``k_ref`` the absolute index of the
-    step in which it falls, the restart propagators ``rs_*``); ``carry_*``: delayed input spikes (absolute ms, virtual node, trial) that arrive after
-    ``time_ms``. ``on_grid``: ``time_ms`` is a multiple of ``dt_ms`` (only then can a run continue)."""
+    :data:`~neuroemu.backends.brian2.network.STATE_VARIABLES` to (trials, n_lif) arrays (v in
+    volt, currents in ampere, ``lastspike``: the absolute start (s) of the step of the last
+    spike, Brian2's refractory clock; -inf: never); ``carry_*``: delayed spikes (absolute ms,
+    virtual node, trial) that act after ``time_ms``. ``on_grid``: ``time_ms`` is a multiple of
+    ``dt_ms`` (only then can a run continue)."""
 
     dt_ms: float = 0.0
     variables: dict[str, np.ndarray] = field(default_factory=dict)

@@ -86,8 +86,15 @@ def test_yinyang_through_pynn_equals_neuroemus_own_deployment():
 def test_yinyang_through_pynn_on_brian2_agrees_with_the_emulator():
     # chip-replay of the ideal chip: the chip's semantics (no delay beyond its latency; mode
     # "ideal" would give every connection PyNN's default delay of one time step, as pyNN.brian2)
+    # Brian2 checks thresholds on its grid (dt = the time step, 0.1 ms): input, hidden and output
+    # layer each see a spike late by < dt, so output first spikes are late by ~1.5 dt typically
+    # (three lags in [0, dt): median below 2 dt) and mostly within 3 dt; a hidden
+    # crossing that grazes the threshold for < dt can be missed, which moves an output spike by
+    # more (measured: 3 of 75 by 0.9-5.6 ms at 0.1 ms, 1 by 2.2 ms at 0.01 ms, none at 0.002 ms,
+    # where all are within 0.008 ms)
     yy = _example("yinyang_ttfs")  # Brian2 costs ~0.3 s per run: 25 samples
     b2 = yy.run(sim, samples=25, hardware="ideal", backend="brian2", mode="chip-replay")["first_spikes"]
     emu = yy.run(sim, samples=25, hardware="ideal")["first_spikes"]
     assert np.array_equal(np.isfinite(b2), np.isfinite(emu)) and np.isfinite(emu).sum() >= 25
-    np.testing.assert_allclose(b2[np.isfinite(emu)], emu[np.isfinite(emu)], atol=0.02)
+    diff = np.abs(b2[np.isfinite(emu)] - emu[np.isfinite(emu)])
+    assert np.median(diff) < 0.2 and np.mean(diff < 0.3) >= 0.9, np.sort(diff)
