@@ -8,7 +8,7 @@ import yaml
 
 from neuroemu.errors import ConfigError
 from neuroemu.hardware import PARAMETERS, builtin_path, list_hardware, load_hardware
-from neuroemu.hardware.dac import nominal_code, value_at_code
+from neuroemu.models.dac import nominal_code, value_at_code
 
 
 def test_builtins_present_and_typed():

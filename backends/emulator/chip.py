@@ -5,7 +5,7 @@ the run's :class:`Imperfections`, turn them into deviations. So one chip can be 
 mismatch scale without redrawing, and the same seed is the same chip, bit for bit, forever.
 
 Per circuit and parameter: an offset and a gain deviation of the DAC map (see
-:mod:`neuroemu.hardware.dac`). Per synapse-driver row: a gain. Per synapse: a multiplicative
+:mod:`neuroemu.models.dac`). Per synapse-driver row: a gain. Per synapse: a multiplicative
 deviation. Per circuit: a uniform draw that decides whether it is dead at a given fraction
 (the dead set grows monotonically with the fraction).
 
@@ -23,7 +23,7 @@ import numpy as np
 from neuroemu.errors import BackendError
 from neuroemu.hardware import HardwareConfig, hardware_from_json, load_hardware
 from neuroemu.hardware.config import PARAMETERS
-from neuroemu.hardware.dac import nominal_code, value_at_code
+from neuroemu.models.dac import nominal_code, value_at_code
 from neuroemu.hdf5 import create, open_checked, serialize
 
 from neuroemu.backends.emulator.imperfections import Imperfections

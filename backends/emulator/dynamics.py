@@ -33,24 +33,10 @@ import numba as nb
 import numpy as np
 
 from neuroemu.backends.emulator.random import _GOLD, approx_normal_hashed, mix32, normal, stream_key
+from neuroemu.models.psp import free as _free
+from neuroemu.models.psp import kernel_p
 
 _STREAM_MEMBRANE, _STREAM_THRESHOLD, _STREAM_JITTER = 1, 2, 3
-
-
-@nb.njit(inline="always", cache=True)
-def kernel_p(h: float, inv_tm: float, inv_ts: float) -> float:
-    """V response at time h to a unit step of synaptic current at 0 (µs):
-    int_0^h e^{-(h-s)/tau_m} e^{-s/tau_s} ds, stable when tau_m ~ tau_s."""
-    d = inv_ts - inv_tm
-    x = h * d
-    em = math.exp(-h * inv_tm)
-    if abs(x) < 1e-6:
-        return h * em * (1.0 - 0.5 * x + x * x / 6.0)
-    return em * (-math.expm1(-x)) / d
-
-
-def _kernel_p_py(h: float, inv_tm: float, inv_ts: float) -> float:
-    return kernel_p.py_func(h, inv_tm, inv_ts)
 
 
 @nb.njit(inline="always", cache=True)
@@ -77,29 +63,6 @@ def _hermite_root(f0: float, f1: float, d0h: float, d1h: float, tol: float) -> f
     return x
 
 
-@nb.njit(inline="always", cache=True)
-def _p_from(x: float, em: float, es: float, d: float) -> float:
-    """:func:`kernel_p` at x from em = e^{-x/tau_m}, es = e^{-x/tau_s} and d = 1/tau_s - 1/tau_m:
-    (em - es) / d, or its series where the difference would cancel (relative error < 1e-13)."""
-    y = x * d
-    if abs(y) < 1e-2:
-        return x * em * (1.0 - y * (0.5 - y * (1.0 / 6.0 - y * (1.0 / 24.0 - y * (1.0 / 120.0 - y * (1.0 / 720.0))))))
-    return (em - es) / d
-
-
-@nb.njit(inline="always", cache=True)
-def _free(x, v, a, b, inv_tm, inv_te, inv_ti):
-    """State after x µs (x < 0: before) of free evolution from (V = v, I_exc = a, I_inh = b):
-    (V, dV/dt, I_exc, I_inh). Three exp calls."""
-    em = math.exp(-x * inv_tm)
-    ee = math.exp(-x * inv_te)
-    ei = math.exp(-x * inv_ti)
-    ax = a * ee
-    bx = b * ei
-    vx = v * em + _p_from(x, em, ee, inv_te - inv_tm) * a + _p_from(x, em, ei, inv_ti - inv_tm) * b
-    return vx, -vx * inv_tm + ax + bx, ax, bx
-
-
 #: rows of the event-coefficient table (see :func:`event_coefficients`): V from exc, V from
 #: inh, I_exc, I_inh; four Taylor orders each
 _VE, _VI, _IE, _II = 0, 4, 8, 12
@@ -121,7 +84,7 @@ def event_coefficients(dt: float, inv_tm: np.ndarray, inv_te: np.ndarray, inv_ti
     for k in range(n):
         for row_v, row_i, inv_s in ((_VE, _IE, inv_te[k]), (_VI, _II, inv_ti[k])):
             es = math.exp(-h * inv_s)
-            p0 = _kernel_p_py(h, inv_tm[k], inv_s)
+            p0 = kernel_p.py_func(h, inv_tm[k], inv_s)
             p1 = es - p0 * inv_tm[k]
             p2 = -es * inv_s - p1 * inv_tm[k]
             p3 = es * inv_s * inv_s - p2 * inv_tm[k]

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from neuroemu.errors import BackendError
-from neuroemu.hardware.config import PARAMETERS, HardwareConfig
-from neuroemu.ir.model import EXC, INH, IR, NeuronParams
+from neuroemu.hardware.config import PARAMETERS
+from neuroemu.ir.model import EXC, INH, IR
 
 from neuroemu.backends.emulator.chip import Chip
 from neuroemu.backends.emulator.imperfections import Imperfections
@@ -35,16 +35,6 @@ class EffectiveNetwork:
     tau_refrac: np.ndarray
     dead: np.ndarray  # bool
     weight: np.ndarray  # per synapse, V/µs
-
-    def to_bio(self, hw: HardwareConfig, cm_nF: np.ndarray, post_lif: np.ndarray) -> tuple[NeuronParams, np.ndarray]:
-        """(parameters, weights in nA) in biological units, for Brian2's chip-replay mode."""
-        params = NeuronParams(
-            tau_mem=np.asarray(hw.bio_time_ms(self.tau_mem)), tau_syn_exc=np.asarray(hw.bio_time_ms(self.tau_syn_exc)),
-            tau_syn_inh=np.asarray(hw.bio_time_ms(self.tau_syn_inh)), v_rest=np.asarray(hw.bio_voltage_mV(self.v_leak)),
-            v_reset=np.asarray(hw.bio_voltage_mV(self.v_reset)), v_thresh=np.asarray(hw.bio_voltage_mV(self.v_thresh)),
-            tau_refrac=np.asarray(hw.bio_time_ms(self.tau_refrac)), cm=np.asarray(cm_nF, float).copy(),
-        )
-        return params, hw.bio_current_nA(self.weight, cm_nF[post_lif])
 
 
 def circuit_codes(ir: IR, chip: Chip, codes: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:

@@ -9,7 +9,7 @@ from neuroemu.backends.emulator import Chip, Imperfections
 from neuroemu.calibration.targets import default_targets
 from neuroemu.errors import BackendError
 from neuroemu.hardware import PARAMETERS, load_hardware
-from neuroemu.hardware.dac import nominal_code
+from neuroemu.models.dac import nominal_code
 
 BSS2 = load_hardware("bss2")
 

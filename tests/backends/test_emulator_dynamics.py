@@ -171,7 +171,7 @@ def test_timestamps_on_the_8ns_grid():
 def test_weight_sign_and_quantization_honoured():
     """Without mismatch, the chip's weight is code x scale: an inhibitory input lowers V by the
     quantized amount, an excitatory one raises it."""
-    from neuroemu.hardware.dac import nominal_code, value_at_code
+    from neuroemu.models.dac import nominal_code, value_at_code
 
     net = Network()
     net.add_spike_source("in", 3, [[2.0], [20.0], [60.0]])

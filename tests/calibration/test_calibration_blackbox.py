@@ -33,7 +33,7 @@ def test_calibration_never_touches_the_fixed_pattern(monkeypatch):
 
     monkeypatch.setattr(Chip, "__getattribute__", trap)
     import neuroemu.backends.emulator.chip as chip_mod
-    import neuroemu.hardware.dac as dac
+    import neuroemu.models.dac as dac
 
     # the mismatched DAC map is the hidden truth too: only the chip may evaluate it
     real_value_at_code = dac.value_at_code
