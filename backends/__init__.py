@@ -2,7 +2,14 @@
 from neuroemu.backends.base import Backend
 from neuroemu.backends.registry import available_backends, backend_class, get_backend, register_backend
 from neuroemu.backends.result import (
-    PopulationSpikes, Result, Traces, load_result, load_spikes, make_population_spikes, save_result, save_spikes,
+    PopulationSpikes,
+    Result,
+    Traces,
+    load_result,
+    load_spikes,
+    make_population_spikes,
+    save_result,
+    save_spikes,
 )
 
 __all__ = [

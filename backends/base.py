@@ -12,11 +12,10 @@ from typing import ClassVar, Mapping, Sequence
 
 import numpy as np
 
+from neuroemu.backends.result import Result
 from neuroemu.errors import BackendError, NeuroemuError
 from neuroemu.ir.model import IR
 from neuroemu.spikes import SpikeTrains
-
-from neuroemu.backends.result import Result
 
 
 @dataclass

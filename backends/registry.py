@@ -26,7 +26,8 @@ def backend_class(name: str) -> type:
     try:
         target = _REGISTRY[name]
     except KeyError:
-        raise BackendError(f"unknown backend '{name}' (available: {', '.join(available_backends()) or 'none'})") from None
+        raise BackendError(f"unknown backend '{name}' "
+                           f"(available: {', '.join(available_backends()) or 'none'})") from None
     module, cls = target.split(":")
     return getattr(importlib.import_module(module), cls)
 

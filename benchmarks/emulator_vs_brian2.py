@@ -9,7 +9,8 @@ Backends, all on the same IR and inputs: the emulator on chip 0 of bss2 with its
 (mismatch, membrane noise, threshold jitter, 8 ns timestamps); Brian2 (runtime mode, Cython) in
 mode ``chip-replay`` of the same chip with the same imperfections (so both simulate the same
 network and do the same work), at dt 0.1 ms (Brian2's default step; spikes late by < 0.1 ms
-on its grid) and at the backend's default dt 0.01 ms (< 0.01-0.02 ms); for the sweep also Brian2 with one trial per restore of the network (the usual
+on its grid) and at the backend's default dt 0.01 ms (< 0.01-0.02 ms); for the sweep also
+Brian2 with one trial per restore of the network (the usual
 store/restore loop, the setting of the issue's reference figure) instead of trials side by
 side. Every backend runs once before timing (numba / Cython compilation, Brian2's network
 build), so the figures exclude first-call compilation; a timed Brian2 call reuses its built

@@ -13,9 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from neuroemu.errors import NeuroemuError
-
 from neuroemu.calibration.result import Calibration, load_calibration
+from neuroemu.errors import NeuroemuError
 
 #: environment variable overriding the cache root
 CACHE_ENV = "NEUROEMU_CACHE_DIR"

@@ -14,15 +14,14 @@ import numpy as np
 
 import neuroemu
 from neuroemu.backends.emulator import Chip, Imperfections
-from neuroemu.hardware import HardwareConfig, load_hardware
-from neuroemu.hardware.config import PARAMETERS
-
 from neuroemu.calibration import cache as _cache
 from neuroemu.calibration.result import Calibration, CalibrationError, calibration_id
 from neuroemu.calibration.routines import ROUTINES, Context
 from neuroemu.calibration.search import SearchOptions
 from neuroemu.calibration.setups import ChipRunner, imperfections_json
 from neuroemu.calibration.targets import CalibrationTarget
+from neuroemu.hardware import HardwareConfig, load_hardware
+from neuroemu.hardware.config import PARAMETERS
 
 TargetsLike = CalibrationTarget | Mapping[str, Any] | str | Path | None
 
@@ -64,7 +63,8 @@ def calibrate(hardware: HardwareConfig | str, chip: int | Chip = 0, target: Targ
     options = options or SearchOptions()
     if isinstance(chip, Chip):
         if chip.hardware.content_hash != hw.content_hash:
-            raise CalibrationError(f"chip {chip.seed} is a '{chip.hardware.name}' chip (config {chip.hardware.short_hash}); "
+            raise CalibrationError(f"chip {chip.seed} is a '{chip.hardware.name}' chip (config "
+                                   f"{chip.hardware.short_hash}); "
                                    f"calibrating for '{hw.name}' (config {hw.short_hash})")
         chip_seed = chip.seed
     else:

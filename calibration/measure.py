@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuroemu.models.psp import kernel_p_array
-
 from neuroemu.calibration.setups import Recording
+from neuroemu.models.psp import kernel_p_array
 
 
 # --- potentials ------------------------------------------------------------------------------
@@ -122,7 +121,8 @@ def refractory_from_clamps(rec: Recording, t_res_us: float) -> np.ndarray:
 
 
 # --- time constants and amplitudes -------------------------------------------------------------
-def tau_from_decay(y: np.ndarray, dt_us: float, baseline: np.ndarray, i0: int, i1: int, min_amplitude_V: float) -> np.ndarray:
+def tau_from_decay(y: np.ndarray, dt_us: float, baseline: np.ndarray, i0: int, i1: int,
+                   min_amplitude_V: float) -> np.ndarray:
     """Membrane time constant (µs) per circuit from the free decay ``y[:, i0:i1]`` (circuits,
     samples; trial-averaged MADC) towards its leak potential.
 
@@ -193,7 +193,8 @@ def tau_from_current(u: np.ndarray, dt_us: float, block: int, iterations: int = 
     return tau
 
 
-def current_amplitude(u: np.ndarray, dt_us: float, tau_mem: np.ndarray, tau_syn: np.ndarray, delta_us: float) -> np.ndarray:
+def current_amplitude(u: np.ndarray, dt_us: float, tau_mem: np.ndarray, tau_syn: np.ndarray,
+                      delta_us: float) -> np.ndarray:
     """Current jump ``a`` (V/µs) per circuit from ``u`` (circuits, samples from ``i_event+1``; see
     :func:`synaptic_current`), given each circuit's time constants: least squares on the known
     shape ``P(dt) exp(-(m dt + delta)/tau_syn)`` (``delta``: event time before sample ``i_event``)."""

@@ -72,11 +72,13 @@ def calibration_report(cal) -> dict[str, Any]:
             "within_calix_limit": None if limit is None or not np.isfinite(ratio) else bool(ratio < limit),
             "below_goal": bool(np.isfinite(ratio) and ratio < GOAL_RATIO),
             "nominal_code": float(cal.nominal_codes[i]),
-            "codes": {"min": float(cal.codes[i].min()), "max": float(cal.codes[i].max()), "std": float(cal.codes[i].std())},
+            "codes": {"min": float(cal.codes[i].min()), "max": float(cal.codes[i].max()),
+                      "std": float(cal.codes[i].std())},
             "failed": [int(c) for c in failed],
         }
     return {
-        "id": cal.id, "hardware": cal.hardware_name, "hardware_hash": cal.hardware_hash[:12], "chip_seed": cal.chip_seed,
+        "id": cal.id, "hardware": cal.hardware_name, "hardware_hash": cal.hardware_hash[:12],
+        "chip_seed": cal.chip_seed,
         "circuits": cal.n_circuits, "created": cal.created, "neuroemu_version": cal.neuroemu_version,
         "targets": dict(cal.targets.as_dict()), "runs": cal.runs, "emulated_us": cal.emulated_us,
         "wall_time_s": cal.wall_time_s, "parameters": params, "failures": cal.failures(), "ok": cal.ok,
@@ -125,5 +127,6 @@ def render_report(rep: dict[str, Any]) -> str:
                      f"{_fmt_value(name, a):>10} {rel:>22} {ratio:>7} {limit:>6}  {len(failed)}"
                      + (f" [{shown}]" if failed else "") + flag)
     lines.append("  all circuits reached their targets" if rep["ok"] else
-                 f"  {sum(len(v) for v in rep['failures'].values())} parameter settings missed their target (listed above)")
+                 f"  {sum(len(v) for v in rep['failures'].values())} parameter settings missed their target (listed "
+                 "above)")
     return "\n".join(lines)

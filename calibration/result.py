@@ -14,12 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from neuroemu.calibration.targets import CalibrationTarget
 from neuroemu.errors import BackendError, NeuroemuError
 from neuroemu.hardware.config import HardwareConfig
 from neuroemu.hdf5 import create, open_checked, serialize
 from neuroemu.ir.model import RECEPTORS, ChipTargets, IRCalibration, LogicalNetwork, Placement
-
-from neuroemu.calibration.targets import CalibrationTarget
 from neuroemu.models.lif import CIRCUIT_UNITS as UNITS
 from neuroemu.models.lif import DESCRIPTION_OF, NEURON_CIRCUIT_NAMES, POTENTIALS
 
@@ -35,7 +34,8 @@ def calibration_id(hardware_hash: str, chip_seed: int, targets: CalibrationTarge
                    seed: int) -> str:
     """Short hash of everything that determines a calibration: config content, chip seed,
     targets, run-level imperfections, noise seed and method version."""
-    key = json.dumps({"hardware": hardware_hash, "chip": int(chip_seed), "targets": json.loads(targets.canonical_json()),
+    key = json.dumps({"hardware": hardware_hash, "chip": int(chip_seed),
+                      "targets": json.loads(targets.canonical_json()),
                       "imperfections": json.loads(imperfections_json), "seed": int(seed), "method": METHOD_VERSION},
                      sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
@@ -120,12 +120,13 @@ class Calibration:
         """Refuse a config other than the calibrated one."""
         if hw.content_hash != self.hardware_hash:
             raise CalibrationError(
-                f"calibration {self.id} was made on hardware '{self.hardware_name}' (config {self.hardware_hash[:12]}); "
-                f"the network is compiled for '{hw.name}' (config {hw.short_hash}): compile for the calibrated config or "
-                f"calibrate '{hw.name}'"
+                f"calibration {self.id} was made on hardware '{self.hardware_name}' "
+                f"(config {self.hardware_hash[:12]}); the network is compiled for '{hw.name}' "
+                f"(config {hw.short_hash}): compile for the calibrated config or calibrate '{hw.name}'"
             )
 
-    def weight_scales(self, logical: LogicalNetwork, placement: Placement, hw: HardwareConfig) -> dict[tuple[str, int], float]:
+    def weight_scales(self, logical: LogicalNetwork, placement: Placement,
+                      hw: HardwareConfig) -> dict[tuple[str, int], float]:
         """Weight scale (nA per weight code) of every (LIF population, receptor) that has inputs,
         from the calibrated input gains: on a neuron of k merged circuits and capacitance C_m,
         one code is gain / k of current over C_m. C_m and k must be uniform in a population."""
@@ -167,9 +168,10 @@ class Calibration:
             i = int(bad[0])
             pop = next(p for p in pops if p.lif_first <= i < p.lif_first + p.size)
             raise CalibrationError(
-                f"population '{pop.name}' neuron {i - pop.lif_first}: {name} is {_fmt(hw, name, got[i])}, but calibration "
-                f"{self.id} was made for {_fmt(hw, name, want)}: set the population's {DESCRIPTION_OF[name]} to "
-                f"{_bio(hw, name, want)} or calibrate for the network's targets (neuroemu calibrate --target FILE)"
+                f"population '{pop.name}' neuron {i - pop.lif_first}: {name} is {_fmt(hw, name, got[i])}, but "
+                f"calibration {self.id} was made for {_fmt(hw, name, want)}: set the population's "
+                f"{DESCRIPTION_OF[name]} to {_bio(hw, name, want)} or calibrate for the network's targets (neuroemu "
+                "calibrate --target FILE)"
             )
 
     def to_ir(self) -> IRCalibration:

@@ -30,17 +30,25 @@ from typing import Callable
 
 import numpy as np
 
-from neuroemu.hardware.config import HardwareConfig
-from neuroemu.models import dac
-from neuroemu.models.psp import kernel_p_array
-
 from neuroemu.calibration import measure as M
 from neuroemu.calibration.search import Measure, SearchOptions, SearchOutcome, search
 from neuroemu.calibration.setups import (
-    EXC, INH, ChipRunner, Setup, Stimulus, build_ir, extreme_code, extreme_value, max_stimulus_rows, nominal_codes,
+    EXC,
+    INH,
+    ChipRunner,
+    Setup,
+    Stimulus,
+    build_ir,
+    extreme_code,
+    extreme_value,
+    max_stimulus_rows,
+    nominal_codes,
     on_clock,
 )
 from neuroemu.calibration.targets import CalibrationTarget
+from neuroemu.hardware.config import HardwareConfig
+from neuroemu.models import dac
+from neuroemu.models.psp import kernel_p_array
 
 #: trials per run when there is temporal noise (per receptor for the PSP setups)
 NOISY_TRIALS = 8

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neuroemu.backends.emulator import Chip, EmulatorBackend, Imperfections
+from neuroemu.calibration.targets import CalibrationTarget
 from neuroemu.compiler import compile_network
 from neuroemu.compiler.quantize import levels
 from neuroemu.compiler.translate import description_of_targets
@@ -30,8 +31,6 @@ from neuroemu.models.lif import NEURON_PARAMETERS
 from neuroemu.network import Network
 from neuroemu.network.model import FromList
 from neuroemu.spikes import SpikeTrains
-
-from neuroemu.calibration.targets import CalibrationTarget
 
 #: population names of the calibration network
 CIRCUITS, EXC, INH = "circuits", "exc", "inh"

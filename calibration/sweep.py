@@ -7,7 +7,8 @@ that chip and records the achieved spreads. ``calibrate_point`` is the task func
 
 A record holds, per parameter ``p``: ``p_ratio`` (calibrated / uncalibrated std of the measured
 values, 5 % tails cut; where the calibrated spread is below the CADC's resolution, the upper
-bound from one CADC step, flagged by ``p_adc_limited`` = 1), ``p_std_before`` and ``p_std_after`` (chip units), ``p_rel_std_after``
+bound from one CADC step, flagged by ``p_adc_limited`` = 1), ``p_std_before`` and ``p_std_after``
+(chip units), ``p_rel_std_after``
 (std / mean after) and ``p_failed`` (circuits that missed the target); plus ``failed`` (all
 parameters) and the calibration ``id``. Records are deterministic functions of (point, chip,
 settings, seed): no timings.
@@ -17,12 +18,11 @@ from __future__ import annotations
 import itertools
 from typing import Any, Mapping, Sequence
 
+from neuroemu.calibration.targets import CalibrationTarget
 from neuroemu.errors import ConfigError
 from neuroemu.hardware import HardwareConfig, hardware_from_json
 from neuroemu.hardware.config import PARAMETERS
 from neuroemu.sweeps import SweepSpec
-
-from neuroemu.calibration.targets import CalibrationTarget
 
 #: the task function's import path
 TASK = "neuroemu.calibration.sweep:calibrate_point"
@@ -70,7 +70,8 @@ def calibrate_point(point: Mapping[str, float], chip: int, settings: Mapping[str
     from neuroemu.calibration.report import calibration_report
 
     hw = hardware_from_json(settings["hardware_json"], source=f"sweep config {settings.get('hardware', '')}")
-    target = CalibrationTarget.from_mapping({**settings["base_targets"], **point}, hw, source=f"sweep point {dict(point)}")
+    target = CalibrationTarget.from_mapping({**settings["base_targets"], **point}, hw,
+                                            source=f"sweep point {dict(point)}")
     imp = Imperfections() if settings.get("noise", True) else Imperfections().without_noise()
     cal = calibrate(hw, int(chip), target, imperfections=imp, cache=bool(settings.get("cache", True)), seed=int(seed))
     return record_of(calibration_report(cal))

@@ -111,8 +111,8 @@ class CalibrationTarget:
                     extra = (f" (CADC {float(hw.cadc_code(value)):.1f}; range CADC {float(hw.cadc_code(lo)):.1f}-"
                              f"{float(hw.cadc_code(hi)):.1f})")
                 raise ConfigError(
-                    f"{source}: key '{name}': target {value:.6g} {CIRCUIT_UNITS[name]}{extra} is outside the calibratable "
-                    f"range {lo:g}-{hi:g} {CIRCUIT_UNITS[name]} of hardware '{hw.name}'"
+                    f"{source}: key '{name}': target {value:.6g} {CIRCUIT_UNITS[name]}{extra} is outside the "
+                    f"calibratable range {lo:g}-{hi:g} {CIRCUIT_UNITS[name]} of hardware '{hw.name}'"
                 )
 
     def describe(self, hw: HardwareConfig) -> dict[str, str]:

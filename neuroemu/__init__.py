@@ -6,7 +6,8 @@ Path through the package (each a subpackage):
 quantize, translate) -> ``ir`` (the compiled network, HDF5) -> ``neuroemu.backends``
 (how: emulator, brian2) -> ``Result``.
 """
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 try:
     __version__ = _version("neuroemu")

@@ -81,7 +81,8 @@ class SpikeTrains:
         if n > n_neurons:
             raise NeuroemuError(f"spike trains: {n} neurons given, population has {n_neurons}")
         cat = lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dt)  # noqa: E731
-        return cls(cat(times, np.float64), cat(neuron, np.int32), cat(trial, np.int32), n_neurons, max(1, len(per_trial)))
+        return cls(cat(times, np.float64), cat(neuron, np.int32), cat(trial, np.int32), n_neurons,
+                   max(1, len(per_trial)))
 
     @classmethod
     def from_first_spike_times(cls, t: np.ndarray) -> "SpikeTrains":

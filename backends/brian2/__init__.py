@@ -2,7 +2,8 @@
 chip-replay). Brian2 itself is imported only when a network is built.
 
 ``backend.py`` is the :class:`Brian2Backend`; ``network.py`` the Brian2 model (equations with
-units integrated by Brian2's ``rk4``, inputs and threshold on Brian2's grid, trial copies); ``inputs.py`` input spikes as generator channels
+units integrated by Brian2's ``rk4``, inputs and threshold on Brian2's grid, trial copies);
+``inputs.py`` input spikes as generator channels
 (duplicates in one step split over extra channels); ``codegen.py`` Brian2's compiled-code cache
 and target.
 """

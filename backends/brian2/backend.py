@@ -44,23 +44,30 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
-from neuroemu.errors import BackendError
-from neuroemu.ir.model import IR, NeuronParams
-
-if TYPE_CHECKING:  # pragma: no cover
-    from neuroemu.backends.emulator import Chip, Imperfections
-from neuroemu.spikes import SpikeTrains
-
 from neuroemu.backends.base import Backend
 from neuroemu.backends.brian2.codegen import canonical_executable, configure_brian2
 from neuroemu.backends.brian2.inputs import (
-    STEP_EPS, InputEvents, SourceDelays, add_delayed, gather_events, in_flight, layout_channels, source_delays,
-    spike_table, step_rank,
+    STEP_EPS,
+    InputEvents,
+    SourceDelays,
+    add_delayed,
+    gather_events,
+    in_flight,
+    layout_channels,
+    source_delays,
+    spike_table,
+    step_rank,
 )
-from neuroemu.compiler.translate import refuse_delays
 from neuroemu.backends.brian2.network import NEVER_S, STATE_VARIABLES, Brian2Network, NetworkSpec
 from neuroemu.backends.brian2.state import Brian2State
 from neuroemu.backends.result import Result, node_traces, split_populations
+from neuroemu.compiler.translate import refuse_delays
+from neuroemu.errors import BackendError
+from neuroemu.ir.model import IR, NeuronParams
+from neuroemu.spikes import SpikeTrains
+
+if TYPE_CHECKING:  # pragma: no cover
+    from neuroemu.backends.emulator import Chip, Imperfections
 
 MODES = ("ideal", "as-deployed", "chip-replay")
 
@@ -147,8 +154,8 @@ class Brian2Backend(Backend):
         eff = self.replay_imperfections().effective(hw)
         if eff["spike_time_jitter_us"] > 0:
             raise BackendError(
-                f"the brian2 backend cannot express spike-time jitter ({eff['spike_time_jitter_us']:g} µs on {hw.name}): "
-                "run it on the emulator, or set Imperfections(spike_time_jitter_us=0.0)")
+                f"the brian2 backend cannot express spike-time jitter ({eff['spike_time_jitter_us']:g} µs on "
+                f"{hw.name}): run it on the emulator, or set Imperfections(spike_time_jitter_us=0.0)")
         per_mV = hw.voltage.chip_V_per_bio_mV
         out["membrane_noise_mV"] = float(eff["membrane_noise_V"]) / per_mV
         out["threshold_jitter_mV"] = float(eff["threshold_jitter_V"]) / per_mV
@@ -163,7 +170,8 @@ class Brian2Backend(Backend):
 
     def _values_key(self, ir: IR) -> tuple:
         """What the simulated values depend on (the IR and this backend's settings)."""
-        return (id(ir), ir.provenance.created, self.mode, self.chip_seed, id(self.calibration), repr(self.imperfections))
+        return (id(ir), ir.provenance.created, self.mode, self.chip_seed, id(self.calibration),
+                repr(self.imperfections))
 
     def parameters(self, ir: IR) -> tuple[NeuronParams, np.ndarray, np.ndarray]:
         """(per-neuron parameters, per-synapse weights nA, dead mask) that this mode simulates.
@@ -182,7 +190,8 @@ class Brian2Backend(Backend):
             from neuroemu.backends.emulator import EmulatorBackend
 
             # the emulator's chip/calibration resolution and effective network: data only
-            emu = EmulatorBackend(chip=self.chip, calibration=self.calibration, imperfections=self.replay_imperfections())
+            emu = EmulatorBackend(chip=self.chip, calibration=self.calibration,
+                                  imperfections=self.replay_imperfections())
             eff = emu.effective(ir)
             hw = ir.hardware()
             ms, mV = hw.bio_time_ms, hw.bio_voltage_mV
@@ -199,7 +208,8 @@ class Brian2Backend(Backend):
         return out
 
     # --- run --------------------------------------------------------------------------------
-    def _network(self, ir: IR, sd: SourceDelays, layout, batch: int, record_lif: np.ndarray) -> tuple[Brian2Network, bool]:
+    def _network(self, ir: IR, sd: SourceDelays, layout, batch: int,
+                 record_lif: np.ndarray) -> tuple[Brian2Network, bool]:
         """The built network for this IR, mode, input layout and batch size. A built network of
         the same structure (synapses, channels, copies) is reused with this IR's values (a
         reconfigured network compiles nothing); one with up to twice the trial copies needed is
@@ -210,7 +220,8 @@ class Brian2Backend(Backend):
         net = ir.network
         syn = net.synapses
         if self.mode == "chip-replay":
-            refuse_delays(net, "the emulated chip that chip-replay replays", "modes ideal and as-deployed realise delays")
+            refuse_delays(net, "the emulated chip that chip-replay replays",
+                          "modes ideal and as-deployed realise delays")
         post = net.lif_index()[syn.post].astype(np.int64)
         lif_delay = np.where(net.lif_index()[syn.pre] >= 0, syn.delay, 0.0)  # input delays: in the channel times
         r = sd.replay_syn  # copies of the delayed LIF->LIF synapses, fed with the spikes a run left in flight

@@ -59,7 +59,8 @@ def brian2_cache_dir() -> Path:
                 return path
         except OSError:
             continue
-    raise BackendError(f"no writable cache directory for Brian2's compiled code (tried {', '.join(map(str, candidates))}); "
+    raise BackendError("no writable cache directory for Brian2's compiled code (tried "
+                       f"{', '.join(map(str, candidates))}); "
                        f"set {_ENV} to a writable directory")
 
 

@@ -23,7 +23,6 @@ import numpy as np
 from neuroemu.ir.model import IR
 from neuroemu.spikes import SpikeTrains
 
-
 #: an event belongs to the step that starts at the grid point t with s in (t - dt + eps dt, t + eps dt]:
 #: a time on the grid acts there, however rounding left it (runs continued from a state count time
 #: from their own start, one long run from 0: the same event must fall into the same step in both)
@@ -174,7 +173,8 @@ def layout_channels(lif_index: np.ndarray, ev: InputEvents, rank: np.ndarray) ->
     return ChannelLayout(node=np.repeat(np.arange(len(lif_index)), copies), first=first)
 
 
-def spike_table(ev: InputEvents, rank: np.ndarray, layout: ChannelLayout, trials: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def spike_table(ev: InputEvents, rank: np.ndarray, layout: ChannelLayout,
+                trials: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The flat spike table (s) and each channel's start in it, for the trials ``trials``
     simulated side by side (channel index = position of the trial in ``trials`` x channels per
     trial + channel). Trial -1 is a silent padding trial."""

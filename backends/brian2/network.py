@@ -69,10 +69,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuroemu.ir.model import NeuronParams
-
 from neuroemu.backends.brian2.codegen import canonical_executable
 from neuroemu.backends.brian2.inputs import STEP_EPS, ChannelLayout
+from neuroemu.ir.model import NeuronParams
 
 #: the model, Brian2 equations with units (parameters per neuron, constant during a run)
 LIF_EQUATIONS = """
@@ -191,12 +190,13 @@ class Brian2Network:
                 if source == "inputs":
                     i1, j1, _ = _channel_synapses(spec.layout, spec.syn_pre[sel], spec.syn_post[sel],
                                                   spec.syn_weight[sel])
-                    weights = (lambda sp, sel=sel: _channel_synapses(sp.layout, sp.syn_pre[sel], sp.syn_post[sel],
-                                                                     sp.syn_weight[sel])[2])
+                    def weights(sp: NetworkSpec, sel: np.ndarray = sel) -> np.ndarray:
+                        return _channel_synapses(sp.layout, sp.syn_pre[sel], sp.syn_post[sel], sp.syn_weight[sel])[2]
                     stride, pre_group = C, gen
                 else:
                     i1, j1 = lif_pre[sel], spec.syn_post[sel]
-                    weights = lambda sp, sel=sel: sp.syn_weight[sel]  # noqa: E731
+                    def weights(sp: NetworkSpec, sel: np.ndarray = sel) -> np.ndarray:
+                        return sp.syn_weight[sel]
                     stride, pre_group = n, lif
                 S = b2.Synapses(pre_group, lif, "w : amp (constant)", on_pre=f"I_{rname}_post += w",
                                 clock=self.clock, name=f"neuroemu_{source}_{rname}", namespace={})

@@ -37,14 +37,14 @@ def main() -> None:
     """
 
 
-from neuroemu.cli import compile as _compile  # noqa: E402,F401  (registers commands)
+from neuroemu.cli import calibrate as _calibrate  # noqa: E402,F401  (registers commands)
+from neuroemu.cli import compare as _compare  # noqa: E402,F401
+from neuroemu.cli import compile as _compile  # noqa: E402,F401
+from neuroemu.cli import demo as _demo  # noqa: E402,F401
+from neuroemu.cli import evaluate as _evaluate  # noqa: E402,F401
 from neuroemu.cli import hardware as _hardware  # noqa: E402,F401
 from neuroemu.cli import inspect as _inspect  # noqa: E402,F401
-from neuroemu.cli import run as _run  # noqa: E402,F401
-from neuroemu.cli import calibrate as _calibrate  # noqa: E402,F401
-from neuroemu.cli import robustness as _robustness  # noqa: E402,F401
-from neuroemu.cli import train as _train  # noqa: E402,F401
-from neuroemu.cli import evaluate as _evaluate  # noqa: E402,F401
-from neuroemu.cli import demo as _demo  # noqa: E402,F401
-from neuroemu.cli import compare as _compare  # noqa: E402,F401
 from neuroemu.cli import nir_commands as _nir_commands  # noqa: E402,F401
+from neuroemu.cli import robustness as _robustness  # noqa: E402,F401
+from neuroemu.cli import run as _run  # noqa: E402,F401
+from neuroemu.cli import train as _train  # noqa: E402,F401

@@ -45,15 +45,21 @@ _register_inspect()
 
 @main.command("calibrate")
 @click.option("--hardware", "-H", default="bss2", show_default=True, help="Hardware config name or YAML path.")
-@click.option("--chip", type=click.IntRange(min=0), default=0, show_default=True, help="Chip instance (seed) to calibrate.")
+@click.option("--chip", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Chip instance (seed) to calibrate.")
 @click.option("--target", "target_file", type=click.Path(dir_okay=False), default=None,
               help="Target file (YAML); default: calix's targets (leak 80, reset 70, threshold 125 CADC; "
                    "tau_mem 10, tau_syn 10, refractory 2 µs).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Calibration file to write (HDF5).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Noise seed of the measurement runs.")
-@click.option("--noise/--no-noise", default=True, help="Measure with temporal noise (membrane noise, threshold jitter) on.")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Histograms before/after (.png, .pdf, .svg).")
-@click.option("--cache/--no-cache", default=True, show_default=True, help="Reuse a cached calibration of the same chip and targets.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="Calibration file to write (HDF5).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Noise seed of the measurement runs.")
+@click.option("--noise/--no-noise", default=True,
+              help="Measure with temporal noise (membrane noise, threshold jitter) on.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Histograms before/after (.png, .pdf, .svg).")
+@click.option("--cache/--no-cache", default=True, show_default=True,
+              help="Reuse a cached calibration of the same chip and targets.")
 @json_option
 def calibrate_cmd(hardware: str, chip: int, target_file: str | None, output: str, seed: int, noise: bool,
                   plot: str | None, cache: bool, as_json: bool) -> None:

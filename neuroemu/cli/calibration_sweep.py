@@ -61,7 +61,8 @@ def _render(rep: dict[str, Any]) -> str:
     lines.append("  " + "  ".join(h.rjust(w) for h, w in zip(head, widths)))
     for row in rep["table"]:
         cells = ([f"{row[a]:g}" for a in axes] + [str(row["chips_done"])]
-                 + [_cell(row.get(f"{p}_ratio_mean"), row.get(f"{p}_adc_limited_mean")) for p in params] + [f"{row.get('failed_mean', 0):g}"])
+                 + [_cell(row.get(f"{p}_ratio_mean"), row.get(f"{p}_adc_limited_mean")) for p in params]
+                 + [f"{row.get('failed_mean', 0):g}"])
         lines.append("  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths)))
     for key in ("output", "plot"):
         if rep.get(key):

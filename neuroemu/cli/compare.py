@@ -19,18 +19,21 @@ def _render(rep: dict[str, Any]) -> str:
         a, b = c["labels"]
         o = c["overall"]
         dt = "-" if o["max_abs_dt_ms"] is None else f"{o['max_abs_dt_ms']:.4g} ms (mean {o['mean_abs_dt_ms']:.3g} ms)"
-        lines.append(f"{b} vs {a} (matching window {c['window_ms']:g} ms, van Rossum tau {c['van_rossum_tau_ms']:g} ms):")
+        lines.append(f"{b} vs {a} (matching window {c['window_ms']:g} ms, van Rossum tau {c['van_rossum_tau_ms']:g} "
+                     "ms):")
         lines.append(f"  {'population':<12} {'spikes':>15} {'count diff':>11} {'matched':>8} {'unmatched':>11} "
                      f"{'max |dt| ms':>12} {'mean |dt| ms':>13} {'van Rossum':>11}")
         for name, p in c["populations"].items():
             mx = "-" if p["max_abs_dt_ms"] is None else f"{p['max_abs_dt_ms']:.4g}"
             mn = "-" if p["mean_abs_dt_ms"] is None else f"{p['mean_abs_dt_ms']:.3g}"
             lines.append(f"  {name:<12} {p['spikes'][0]:>7}/{p['spikes'][1]:<7} {p['count_diff']:>+6} "
-                         f"({100 * p['count_rel_diff']:.2f}%) {p['matched']:>6} {p['unmatched'][0]:>5}/{p['unmatched'][1]:<5} "
+                         f"({100 * p['count_rel_diff']:.2f}%) {p['matched']:>6} "
+                         f"{p['unmatched'][0]:>5}/{p['unmatched'][1]:<5} "
                          f"{mx:>12} {mn:>13} {p['van_rossum_mean']:>11.4g}")
         verdict = "agree" if c["agree"] else "differ"
         lines.append(f"  overall: count diff {o['count_diff']:+d} ({100 * o['count_rel_diff']:.2f} %), max |dt| {dt}: "
-                     f"{verdict} (criterion: <= {c['criterion']['max_dt_ms']:g} ms, <= {100 * c['criterion']['max_count_rel']:g} % counts)")
+                     f"{verdict} (criterion: <= {c['criterion']['max_dt_ms']:g} ms, <= "
+                     f"{100 * c['criterion']['max_count_rel']:g} % counts)")
     if rep.get("plot"):
         lines.append(f"wrote {rep['plot']}")
     return "\n".join(lines)
@@ -43,18 +46,23 @@ def _render(rep: dict[str, Any]) -> str:
 @click.option("--chip", type=click.IntRange(min=0), default=0, show_default=True,
               help="Chip instance (seed): the emulator's chip, replayed by brian2 --mode chip-replay.")
 @click.option("--mode", type=click.Choice(["ideal", "as-deployed", "chip-replay"]), default="ideal", show_default=True,
-              help="Brian2: the description as written, its deployed 6-bit weights, or the emulator chip's effective network.")
+              help="Brian2: the description as written, its deployed 6-bit weights, or the emulator chip's effective "
+                   "network.")
 @click.option("--calibration", type=click.Path(dir_okay=False), default=None,
               help="Calibration file (CAL.h5): emulator and brian2 chip-replay.")
 @click.option("--noise/--no-noise", default=False, show_default=True,
-              help="Temporal noise of the emulator (and brian2 chip-replay); off by default so differences are systematic.")
+              help="Temporal noise of the emulator (and brian2 chip-replay); off by default so differences are "
+                   "systematic.")
 @click.option("--mismatch/--no-mismatch", default=True, show_default=True,
               help="Fixed-pattern mismatch of the emulator (and brian2 chip-replay).")
 @click.option("--duration", type=float, default=100.0, show_default=True, help="Biological ms per trial.")
 @click.option("--trials", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Run seed (noise, Poisson input).")
-@click.option("--input", "input_path", type=click.Path(dir_okay=False), default=None, help="Input spikes (neuroemu spikes HDF5).")
-@click.option("--poisson", "poisson_hz", type=float, default=None, help="Drive every spike source with Poisson spikes (Hz).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Run seed (noise, Poisson input).")
+@click.option("--input", "input_path", type=click.Path(dir_okay=False), default=None,
+              help="Input spikes (neuroemu spikes HDF5).")
+@click.option("--poisson", "poisson_hz", type=float, default=None,
+              help="Drive every spike source with Poisson spikes (Hz).")
 @click.option("--window", "window_ms", type=float, default=1.0, show_default=True,
               help="Spike matching window (biological ms): spikes further apart count as unmatched.")
 @click.option("--tau", "tau_ms", type=float, default=5.0, show_default=True, help="van Rossum time constant (ms).")
@@ -86,7 +94,8 @@ def compare_cmd(network, backend_list, chip, mode, calibration, noise, mismatch,
     if input_path:
         inputs, what = load_spikes(input_path), input_path
     elif poisson_hz is not None:
-        inputs, what = poisson_inputs(ir, poisson_hz, duration, trials, seed), f"Poisson {poisson_hz:g} Hz (seed {seed})"
+        inputs = poisson_inputs(ir, poisson_hz, duration, trials, seed)
+        what = f"Poisson {poisson_hz:g} Hz (seed {seed})"
 
     chip_kind = mode == "chip-replay"
     backends, settings = {}, {}

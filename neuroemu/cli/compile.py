@@ -18,7 +18,8 @@ from neuroemu.network import load_network
 @main.command("compile")
 @click.argument("network", type=click.Path(dir_okay=False))
 @click.option("--hardware", "-H", default=None,
-              help="Hardware config name or YAML path [default: the calibration's config with --calibration, else bss2].")
+              help="Hardware config name or YAML path [default: the calibration's config with --calibration, else "
+                   "bss2].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="IR file to write (HDF5).")
 @click.option("--calibration", type=click.Path(dir_okay=False), default=None,
               help="Calibration file (CAL.h5, from `neuroemu calibrate`): weight scales from its input gains, its "

@@ -23,7 +23,8 @@ def _render(rep: dict[str, Any]) -> str:
 @click.option("-o", "--outdir", type=click.Path(file_okay=False), default="neuroemu-demo", show_default=True,
               help="Directory for model.h5, demo.png and curves.png.")
 @click.option("--chip", type=click.IntRange(min=0), default=3, show_default=True, help="Emulated chip seed.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Init, shuffling and noise seed.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Init, shuffling and noise seed.")
 @click.option("--software-epochs", type=click.IntRange(min=1), default=None, help="Override the software epochs.")
 @click.option("--loop-epochs", type=click.IntRange(min=1), default=None, help="Override the in-the-loop epochs.")
 @json_option

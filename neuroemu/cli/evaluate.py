@@ -14,9 +14,11 @@ from neuroemu.errors import NeuroemuError
 
 def _render(rep: dict[str, Any]) -> str:
     where = rep["backend"] if rep["backend"] == "software" else (
-        f"{rep['backend']} ({rep['hardware']}, chip {rep['chip']}, {'calibrated' if rep['calibration'] else 'uncalibrated'})")
+        f"{rep['backend']} ({rep['hardware']}, chip {rep['chip']}, "
+        f"{'calibrated' if rep['calibration'] else 'uncalibrated'})")
     lines = [f"{rep['model']}: {rep['dataset']} {rep['split']} set, {rep['samples']} samples on {where}",
-             f"  accuracy {100 * rep['accuracy']:.2f} %   loss {rep['loss']:.4f}   no label spike: {rep['no_label_spike']}"
+             f"  accuracy {100 * rep['accuracy']:.2f} %   loss {rep['loss']:.4f}   no label spike: "
+             f"{rep['no_label_spike']}"
              f"   ({rep['seconds']:.2f} s)"]
     for key in ("plot", "raster"):
         if rep.get(key):
@@ -104,7 +106,8 @@ def _evaluate_network(target, data_path, backend, chip, hardware, calibration, m
 
 @main.command("evaluate")
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
-@click.option("--backend", "-b", default="emulator", show_default=True, help="emulator, brian2, or software (closed form).")
+@click.option("--backend", "-b", default="emulator", show_default=True,
+              help="emulator, brian2, or software (closed form).")
 @click.option("--chip", type=click.IntRange(min=0), default=0, show_default=True, help="Emulated chip seed.")
 @click.option("--hardware", "-H", default="bss2", show_default=True, help="Hardware config to compile for.")
 @click.option("--calibration", type=click.Path(dir_okay=False), default=None,
@@ -193,7 +196,8 @@ def evaluate_cmd(model_path, backend, chip, hardware, calibration, calibrate_chi
     if plot:
         from neuroemu.plotting.learning import plot_confusion
 
-        plot_confusion(conf, model.class_names, plot, title=f"{model.dataset} {split}: {100 * ev.accuracy:.1f} % ({backend})")
+        plot_confusion(conf, model.class_names, plot,
+                       title=f"{model.dataset} {split}: {100 * ev.accuracy:.1f} % ({backend})")
     if raster:
         from neuroemu.plotting.learning import plot_example_rasters
 
@@ -201,7 +205,8 @@ def evaluate_cmd(model_path, backend, chip, hardware, calibration, calibrate_chi
     rep = {
         "model": model_path, "dataset": model.dataset, "split": split, "samples": len(data), "backend": backend,
         "hardware": hardware, "chip": chip, "calibration": calibration, "seed": seed, "accuracy": ev.accuracy,
-        "loss": ev.loss, "no_label_spike": int(np.sum(pred < 0)), "confusion": conf, "class_names": list(model.class_names),
+        "loss": ev.loss, "no_label_spike": int(np.sum(pred < 0)), "confusion": conf,
+        "class_names": list(model.class_names),
         "seconds": seconds, "plot": plot, "raster": raster,
     }
     emit(rep, as_json, _render)

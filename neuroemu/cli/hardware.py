@@ -36,11 +36,13 @@ def _render(rep: dict[str, Any]) -> str:
         f"  source {rep['source']}, content hash {rep['hash']}",
         f"  neurons    {c['neurons']['circuits']} circuits in {c['neurons']['hemispheres']} hemispheres, "
         f"merge up to {c['neurons']['max_merge']} adjacent circuits",
-        f"  synapses   {c['synapses']['rows_per_hemisphere']} rows per hemisphere, {c['synapses']['rows_per_driver']} rows per driver, "
+        f"  synapses   {c['synapses']['rows_per_hemisphere']} rows per hemisphere, {c['synapses']['rows_per_driver']} "
+        "rows per driver, "
         f"{c['synapses']['labels_per_driver']} labels per driver, weights "
         + (f"{c['synapses']['weight_bits']}-bit" if c['synapses']['weight_bits'] else "continuous"),
         f"  timing     speed-up {c['timing']['speedup']:g}, timestamps "
-        + (f"{c['timing']['timestamp_resolution_us'] * 1000:g} ns" if c['timing']['timestamp_resolution_us'] else "exact")
+        + (f"{c['timing']['timestamp_resolution_us'] * 1000:g} ns" if c['timing']['timestamp_resolution_us']
+           else "exact")
         + f", emulator step {c['timing']['dt_us']:g} µs",
         f"  voltage    {c['voltage']['bio_reference_mV']:g} mV <-> {c['voltage']['chip_reference_V']:g} V, "
         f"{c['voltage']['chip_V_per_bio_mV'] * 1000:g} mV chip per mV biological",
@@ -51,7 +53,8 @@ def _render(rep: dict[str, Any]) -> str:
                      f"{p['mismatch_offset']:g} / {p['mismatch_gain']:g} ({p['map']} DAC)")
     sm, n = c["synapse_mismatch"], c["noise"]
     lines.append(f"  weight mismatch  row gain {sm['row_gain']:g}, synapse {sm['synapse']:g} (relative std)")
-    lines.append(f"  noise      membrane {n['membrane_V'] * 1000:g} mV, threshold jitter {n['threshold_jitter_V'] * 1000:g} mV, "
+    lines.append(f"  noise      membrane {n['membrane_V'] * 1000:g} mV, threshold jitter "
+                 f"{n['threshold_jitter_V'] * 1000:g} mV, "
                  f"spike-time jitter {n['spike_time_jitter_us'] * 1000:g} ns, dead fraction {n['dead_fraction']:g}")
     return "\n".join(lines)
 

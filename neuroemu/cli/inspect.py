@@ -38,7 +38,8 @@ def _result_summary(path: str) -> dict[str, Any]:
 
 
 def _result_render(rep: dict[str, Any]) -> str:
-    lines = [f"result of backend '{rep['backend']}' on {rep['hardware']}: {rep['trials']} trial(s) x {rep['duration_ms']:g} ms, seed {rep['seed']}"]
+    lines = [f"result of backend '{rep['backend']}' on {rep['hardware']}: {rep['trials']} trial(s) x "
+             f"{rep['duration_ms']:g} ms, seed {rep['seed']}"]
     for name, p in rep["populations"].items():
         lines.append(f"  {name:<16} {p['neurons']:>5} neurons {p['spikes']:>8} spikes  {p['mean_rate_hz']:.3g} Hz mean")
     lines.append(f"  wall {rep['wall_time_s']:.3g} s, {rep['bio_seconds_per_wall_second']:.4g} biological s per wall s")
@@ -48,7 +49,8 @@ def _result_render(rep: dict[str, Any]) -> str:
 def _spikes_summary(path: str) -> dict[str, Any]:
     from neuroemu.backends import load_spikes
 
-    return {name: {"neurons": s.n_neurons, "trials": s.n_trials, "spikes": len(s)} for name, s in load_spikes(path).items()}
+    return {name: {"neurons": s.n_neurons, "trials": s.n_trials, "spikes": len(s)}
+            for name, s in load_spikes(path).items()}
 
 
 def _sweep_summary(path: str) -> dict[str, Any]:
@@ -70,7 +72,8 @@ def _sweep_render(rep: dict[str, Any]) -> str:
     lines = [f"{rep['sweep_kind']} sweep ({rep['task']}): {rep['points']} point(s) x {len(rep['chips'])} chip(s), "
              f"{rep['tasks_done']}/{rep['tasks']} tasks done, seed {rep['seed']}"]
     for row in rep["table"]:
-        cells = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if not k.endswith("_std")]
+        cells = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                 for k, v in row.items() if not k.endswith("_std")]
         lines.append("  " + "  ".join(cells))
     return "\n".join(lines)
 

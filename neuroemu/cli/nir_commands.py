@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 import click
 
 from neuroemu.cli import main
 from neuroemu.cli.options import nir_kwargs, nir_options
 from neuroemu.cli.output import emit, json_option
-from neuroemu.nir.graph import is_nir_file
 from neuroemu.errors import NeuroemuError
+from neuroemu.nir.graph import is_nir_file
 
 
 @main.command("import")

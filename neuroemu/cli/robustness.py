@@ -54,7 +54,8 @@ def _render(rep: dict[str, Any]) -> str:
               help="chip: the config's imperfections, knobs override them; ideal: everything off, knobs switch on.")
 @click.option("--hardware", "-H", default="bss2", show_default=True, help="Hardware config name or YAML path.")
 @click.option("--recalibrate", is_flag=True, help="Calibrate every chip (per grid point) before testing.")
-@click.option("--retrain-in-the-loop", "retrain", is_flag=True, help="Retrain in the loop on every chip before testing.")
+@click.option("--retrain-in-the-loop", "retrain", is_flag=True,
+              help="Retrain in the loop on every chip before testing.")
 @click.option("--retrain-epochs", type=click.IntRange(min=1), default=3, show_default=True,
               help="Epochs of in-the-loop training with --retrain-in-the-loop.")
 @click.option("--samples", type=click.IntRange(min=1), default=1000, show_default=True, help="Test samples per task.")
@@ -85,7 +86,8 @@ def robustness_cmd(model, backend, vary, chips, first_chip, base, hardware, reca
         nir_kw = nir_kwargs(model, time_scale, dt, v_scale, v_offset)
         if recalibrate or retrain:
             raise NeuroemuError("--recalibrate and --retrain-in-the-loop apply to TTFS models, not to --data")
-        from neuroemu.studies.classify import build_spec as network_spec, ideal_accuracy
+        from neuroemu.studies.classify import build_spec as network_spec
+        from neuroemu.studies.classify import ideal_accuracy
 
         spec = network_spec(model, data_path, axes, chip_list, backend=backend, base=base, hardware=hardware,
                             nir_options=nir_kw, output=output_layer, readout=readout, samples=samples,

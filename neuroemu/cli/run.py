@@ -65,8 +65,8 @@ def make_backend(name: str, chip: int, mode: str | None = None, calibration: str
             options.update(imperfections=imperfections(), calibration=cal)
         else:
             if cal is not None:
-                raise NeuroemuError(f"--calibration applies to the emulator and brian2 --mode chip-replay, not to brian2 "
-                                    f"--mode {mode}")
+                raise NeuroemuError("--calibration applies to the emulator and brian2 --mode chip-replay, not to "
+                                    f"brian2 --mode {mode}")
             if noise is False or mismatch is False:
                 raise NeuroemuError(f"--no-noise / --no-mismatch apply to the emulator and brian2 --mode chip-replay; "
                                     f"brian2 --mode {mode} has no noise or mismatch")
@@ -89,17 +89,23 @@ def _render(rep: dict[str, Any]) -> str:
 @click.option("--mode", type=click.Choice(["ideal", "as-deployed", "chip-replay"]), default=None,
               help="Brian2 only: the description as written (ideal, default), its 6-bit weights (as-deployed), or the "
                    "effective network of emulated chip --chip (chip-replay).")
-@click.option("--calibration", type=click.Path(dir_okay=False), default=None, help="Calibration file (CAL.h5) to apply.")
+@click.option("--calibration", type=click.Path(dir_okay=False), default=None,
+              help="Calibration file (CAL.h5) to apply.")
 @click.option("--duration", type=float, default=100.0, show_default=True, help="Biological ms per trial.")
 @click.option("--trials", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Run seed (noise, Poisson input).")
-@click.option("--input", "input_path", type=click.Path(dir_okay=False), default=None, help="Input spikes (neuroemu spikes HDF5).")
-@click.option("--poisson", "poisson_hz", type=float, default=None, help="Drive every spike source with Poisson spikes (Hz).")
-@click.option("--noise/--no-noise", default=None, help="Temporal noise on (default) or off: emulator and brian2 chip-replay.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Run seed (noise, Poisson input).")
+@click.option("--input", "input_path", type=click.Path(dir_okay=False), default=None,
+              help="Input spikes (neuroemu spikes HDF5).")
+@click.option("--poisson", "poisson_hz", type=float, default=None,
+              help="Drive every spike source with Poisson spikes (Hz).")
+@click.option("--noise/--no-noise", default=None,
+              help="Temporal noise on (default) or off: emulator and brian2 chip-replay.")
 @click.option("--mismatch/--no-mismatch", default=None,
               help="Fixed-pattern mismatch on (default) or off: emulator and brian2 chip-replay.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Result file to write (HDF5).")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Raster (and trace) plot, .png, .pdf or .svg.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Raster (and trace) plot, .png, .pdf or .svg.")
 @json_option
 def run_cmd(network, backend, chip, mode, calibration, duration, trials, seed, input_path, poisson_hz, noise,
             mismatch, output, plot, as_json) -> None:
@@ -142,9 +148,11 @@ def _chip_render(rep: dict[str, Any]) -> str:
              "at the nominal code of its calibration-default target (uncalibrated)",
              f"  {'parameter':<16} {'target':>10} {'code':>6} {'mean':>10} {'std':>10} {'rel std':>8}  unit"]
     for name, p in rep["parameters"].items():
-        lines.append(f"  {name:<16} {p['target']:>10.4g} {p['nominal_code']:>6.0f} {p['mean']:>10.4g} {p['std']:>10.3g} "
+        lines.append(f"  {name:<16} {p['target']:>10.4g} {p['nominal_code']:>6.0f} {p['mean']:>10.4g} "
+                     f"{p['std']:>10.3g} "
                      f"{100 * p['relative_std']:>7.1f}%  {p['unit']}")
-    lines.append(f"  synapse-driver row gain: std {rep['row_gain']['std']:.3f}; synapse factor: std {rep['synapse_factor']['std']:.3f}")
+    lines.append(f"  synapse-driver row gain: std {rep['row_gain']['std']:.3f}; synapse factor: std "
+                 f"{rep['synapse_factor']['std']:.3f}")
     lines.append(f"  dead circuits: {len(rep['dead_circuits'])} {rep['dead_circuits'][:20]}")
     return "\n".join(lines)
 

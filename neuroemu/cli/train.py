@@ -29,7 +29,8 @@ def _render(rep: dict[str, Any]) -> str:
 @click.option("--init", "init_path", type=click.Path(dir_okay=False), default=None,
               help="Start from this model (e.g. software-trained) instead of a random init.")
 @click.option("--backend", "-b", default="emulator", show_default=True, help="In-the-loop backend: emulator or brian2.")
-@click.option("--chip", type=click.IntRange(min=0), default=0, show_default=True, help="Emulated chip seed (in-the-loop).")
+@click.option("--chip", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Emulated chip seed (in-the-loop).")
 @click.option("--hardware", "-H", default="bss2", show_default=True,
               help="Hardware config: in-the-loop target; in software the weights stay within what it can realise.")
 @click.option("--calibration", type=click.Path(dir_okay=False), default=None, help="Calibration file (in-the-loop).")
@@ -37,10 +38,13 @@ def _render(rep: dict[str, Any]) -> str:
               help="Epochs [default: 300 software, 10 in-the-loop].")
 @click.option("--hidden", type=click.IntRange(min=1), multiple=True,
               help="Hidden layer size (repeat for more layers) [default: 120 yinyang, 100 else].")
-@click.option("--lr", type=float, default=None, help="Adam learning rate in nA [default: 0.005 c software, 0.002 c in-the-loop].")
+@click.option("--lr", type=float, default=None,
+              help="Adam learning rate in nA [default: 0.005 c software, 0.002 c in-the-loop].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Samples per update [default: 50].")
-@click.option("--train-samples", type=click.IntRange(min=1), default=None, help="Use only the first N training samples.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Init, shuffling and noise seed.")
+@click.option("--train-samples", type=click.IntRange(min=1), default=None,
+              help="Use only the first N training samples.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Init, shuffling and noise seed.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Model file to write (HDF5).")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Training curves, .png or .pdf.")
 @click.option("--keep-best/--keep-last", default=True, show_default=True,
@@ -74,14 +78,15 @@ def train_cmd(dataset, mode, init_path, backend, chip, hardware, calibration, ep
         model = TTFSModel.for_dataset(dataset, data, hidden=tuple(hidden) or None, seed=seed)
     if train_samples is not None:
         data = DatasetSplits(data.name, dataclasses.replace(data.train, x=data.train.x[:train_samples],
-                                                             y=data.train.y[:train_samples]), data.validation, data.test)
+                                                             y=data.train.y[:train_samples]), data.validation,
+                                                             data.test)
     n_epochs = epochs or (300 if mode == "software" else 10)
 
     def per_epoch(epoch, record, _net) -> None:
         from tqdm.auto import tqdm
 
-        tqdm.write(f"epoch {epoch:4d}  loss {record.train_loss[-1]:.4f}  train {100 * record.train_accuracy[-1]:6.2f} %  "
-                   f"validation {100 * record.validation_accuracy[-1]:6.2f} %  ({record.epoch_seconds[-1]:.2f} s)",
+        tqdm.write(f"epoch {epoch:4d}  loss {record.train_loss[-1]:.4f}  train {100 * record.train_accuracy[-1]:6.2f} "
+                   f"%  validation {100 * record.validation_accuracy[-1]:6.2f} %  ({record.epoch_seconds[-1]:.2f} s)",
                    file=sys.stderr)
 
     options: dict[str, Any] = training_defaults(dataset, model.network.params) if mode == "software" else {}

@@ -35,7 +35,8 @@ def compile_network(net: Network, hardware: HardwareConfig | str, *, source: str
     if not software_delays:
         check_delays(logical, hw)
     placement = place(logical, hw)
-    neuron_targets(logical, hw)  # parameter ranges before weights: a time constant out of range is the first thing to fix
+    # parameter ranges before weights: a time constant out of range is the first thing to fix
+    neuron_targets(logical, hw)
     fixed_scales = None
     if calibration is not None:
         calibration.check_hardware(hw)

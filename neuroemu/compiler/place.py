@@ -107,7 +107,8 @@ def _assign_hemisphere(
     D = hw.synapses.drivers_per_hemisphere
     L = hw.synapses.labels_per_driver
     n_nodes = net.n_nodes
-    copy = _occurrence(np.stack([syn.pre, syn.receptor.astype(np.int32), syn.post], axis=1)) if len(syn) else np.zeros(0, np.int64)
+    copy = (_occurrence(np.stack([syn.pre, syn.receptor.astype(np.int32), syn.post], axis=1)) if len(syn)
+            else np.zeros(0, np.int64))
     routes: list[tuple[int, int, int, int]] = []
     in_h = np.flatnonzero(hemi[post] == h)
     row_receptor = np.full(R, -1, np.int8)
@@ -127,7 +128,8 @@ def _assign_hemisphere(
     label_of = np.full((n_nodes, D), -1, np.int32)  # source node -> label on driver, -1 absent
     labels_used = np.zeros(D, np.int32)
     # input lines: (pre, receptor, copy), sorted; synapses of each line
-    keys = np.stack([syn.pre[in_h].astype(np.int64), syn.receptor[in_h].astype(np.int64), copy[in_h], post[in_h]], axis=1)
+    keys = np.stack([syn.pre[in_h].astype(np.int64), syn.receptor[in_h].astype(np.int64), copy[in_h], post[in_h]],
+                    axis=1)
     order = np.lexsort(keys.T[::-1])
     syn_sorted = in_h[order]
     k3 = keys[order][:, :3]
@@ -188,7 +190,8 @@ def place(net: LogicalNetwork, hw: HardwareConfig) -> Placement:
     lif_pop, pop_names = _lif_population(net)
     R = hw.synapses.rows_per_hemisphere
     lif_index = net.lif_index()
-    fan_in = np.bincount(lif_index[net.synapses.post], minlength=net.n_lif) if len(net.synapses) else np.zeros(net.n_lif, np.int64)
+    fan_in = (np.bincount(lif_index[net.synapses.post], minlength=net.n_lif) if len(net.synapses)
+              else np.zeros(net.n_lif, np.int64))
     first = np.ones(len(pop_names), np.int64)
     for p in range(len(pop_names)):
         need = int(np.ceil(fan_in[lif_pop == p].max(initial=0) / R))
@@ -222,7 +225,8 @@ def _place(net: LogicalNetwork, hw: HardwareConfig, lif_pop: np.ndarray, pop_nam
             p = int(np.argmax(circuits > hw.neurons.circuits))
             n = int((lif_pop == p).sum())
             merged = f" ({n} neurons x {merge[p]} merged circuits)" if merge[p] > 1 else ""
-            before = f"; with the populations before it the network needs {int(circuits[-1])}" if len(pop_names) > 1 else ""
+            before = (f"; with the populations before it the network needs {int(circuits[-1])}" if len(pop_names) > 1
+                      else "")
             raise ResourceError(
                 f"population '{pop_names[p]}' needs {n * merge[p]} neuron circuits{merged}{before}; "
                 f"{hw.name} has {hw.neurons.circuits}"
@@ -236,7 +240,8 @@ def _place(net: LogicalNetwork, hw: HardwareConfig, lif_pop: np.ndarray, pop_nam
         hemi, col = columns
         S = len(net.synapses)
         out = {
-            "syn_row": np.full(S, -1, np.int16), "syn_column": np.full(S, -1, np.int16), "syn_label": np.full(S, -1, np.int16),
+            "syn_row": np.full(S, -1, np.int16), "syn_column": np.full(S, -1, np.int16),
+            "syn_label": np.full(S, -1, np.int16),
             "row_receptor": np.full((hw.neurons.hemispheres, R), -1, np.int8),
         }
         try:

@@ -26,14 +26,16 @@ def levels(hw: HardwareConfig) -> float:
     return float(2**bits - 1) if bits is not None else _CONTINUOUS_LEVELS
 
 
-def scale_limits(hw: HardwareConfig, receptor: int, cm_nF: np.ndarray, merge: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def scale_limits(hw: HardwareConfig, receptor: int, cm_nF: np.ndarray,
+                 merge: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(min, max) scale in nA per code realisable per neuron, from the input gain range."""
     lo, hi = hw.parameters[f"input_gain_{RECEPTORS[receptor]}"].range
     return hw.bio_current_nA(lo / merge, cm_nF), hw.bio_current_nA(hi / merge, cm_nF)
 
 
 def quantize(
-    net: LogicalNetwork, placement: Placement, hw: HardwareConfig, fixed_scales: dict[tuple[str, int], float] | None = None
+    net: LogicalNetwork, placement: Placement, hw: HardwareConfig,
+    fixed_scales: dict[tuple[str, int], float] | None = None
 ) -> WeightQuantization:
     """Quantize every synapse weight. ``fixed_scales`` ((population, receptor) -> nA per code)
     overrides the chosen scale, e.g. with a calibration's measured gains; larger weights saturate."""
@@ -62,8 +64,8 @@ def quantize(
             proj = net.projections[int(syn.projection[members][np.argmax(np.abs(syn.weight[members]))])]
             err = RangeError(
                 f"projection '{proj.name}': weight {wmax:.4g} nA ({RECEPTORS[rec]}) into '{lif_pops[p].name}' needs "
-                f"{need:.4g} nA per weight code; {hw.name}'s synaptic input gain reaches at most {smax.min():.4g} nA per "
-                f"code there (largest weight {smax.min() * n_levels:.4g} nA)"
+                f"{need:.4g} nA per weight code; {hw.name}'s synaptic input gain reaches at most {smax.min():.4g} nA "
+                f"per code there (largest weight {smax.min() * n_levels:.4g} nA)"
             )
             err.excess = need / float(smax.min())  # how many times too large (for hints, e.g. NIR's time_scale)
             err.population = lif_pops[p].name

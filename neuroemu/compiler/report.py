@@ -41,7 +41,8 @@ def resource_report(ir: IR) -> dict[str, Any]:
         "hardware": {"name": hw.name, "hash": hw.short_hash},
         "circuits": {"used": int(pl.size.sum()), "total": hw.neurons.circuits},
         "rows_per_hemisphere": {"used": rows_used, "total": R},
-        "drivers_per_hemisphere": {"used": [drivers[h][0] for h in range(H)], "total": hw.synapses.drivers_per_hemisphere},
+        "drivers_per_hemisphere": {"used": [drivers[h][0] for h in range(H)],
+                                   "total": hw.synapses.drivers_per_hemisphere},
         "max_labels_per_driver": {"used": max(drivers[h][1] for h in range(H)), "total": hw.synapses.labels_per_driver},
         "synapses": {"used": len(net.synapses), "total": H * R * hw.neurons.circuits_per_hemisphere},
         "weight_bits": hw.synapses.weight_bits,
@@ -61,9 +62,12 @@ def format_resource_report(rep: dict[str, Any]) -> str:
     lines = [
         f"network '{rep['network']}' on {rep['hardware']['name']} (config {rep['hardware']['hash']})",
         f"  circuits            {rep['circuits']['used']:>7} / {rep['circuits']['total']}",
-        f"  rows per hemisphere {' + '.join(str(r) for r in rep['rows_per_hemisphere']['used']):>7} / {rep['rows_per_hemisphere']['total']} each",
-        f"  drivers             {' + '.join(str(r) for r in rep['drivers_per_hemisphere']['used']):>7} / {rep['drivers_per_hemisphere']['total']} each",
-        f"  labels per driver   {rep['max_labels_per_driver']['used']:>7} / {rep['max_labels_per_driver']['total']} (most used)",
+        f"  rows per hemisphere {' + '.join(str(r) for r in rep['rows_per_hemisphere']['used']):>7} / "
+        f"{rep['rows_per_hemisphere']['total']} each",
+        f"  drivers             {' + '.join(str(r) for r in rep['drivers_per_hemisphere']['used']):>7} / "
+        f"{rep['drivers_per_hemisphere']['total']} each",
+        f"  labels per driver   {rep['max_labels_per_driver']['used']:>7} / {rep['max_labels_per_driver']['total']} "
+        "(most used)",
         f"  synapses            {rep['synapses']['used']:>7} / {rep['synapses']['total']}",
         "  populations:",
     ]

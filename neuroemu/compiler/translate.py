@@ -67,8 +67,8 @@ def neuron_targets(net: LogicalNetwork, hw: HardwareConfig) -> dict[str, np.ndar
             if bio_name == "v_inf":
                 p = net.params
                 what = (f"v_rest {p.v_rest[i]:.6g} mV" if p.i_offset[i] == 0 else
-                        f"the leak potential v_rest + i_offset*tau_mem/cm = {p.v_rest[i]:.6g} mV + {p.i_offset[i]:.6g} nA x "
-                        f"{p.tau_mem[i]:.6g} ms / {p.cm[i]:.6g} nF = {bio[i]:.6g} mV")
+                        f"the leak potential v_rest + i_offset*tau_mem/cm = {p.v_rest[i]:.6g} mV + {p.i_offset[i]:.6g} "
+                        f"nA x {p.tau_mem[i]:.6g} ms / {p.cm[i]:.6g} nF = {bio[i]:.6g} mV")
             err = RangeError(
                 f"population '{pop.name}' neuron {i - pop.lif_first}: {what} is "
                 f"{chip[i]:.6g} {unit_chip} on {hw.name}, outside its range {lo:g}-{hi:g} {unit_chip} "
@@ -94,7 +94,8 @@ def description_of_targets(hw: HardwareConfig, values: Mapping[str, np.ndarray |
     return out
 
 
-def translate(net: LogicalNetwork, placement: Placement, weights: WeightQuantization, hw: HardwareConfig) -> ChipTargets:
+def translate(net: LogicalNetwork, placement: Placement, weights: WeightQuantization,
+              hw: HardwareConfig) -> ChipTargets:
     """Chip targets for every LIF neuron. Raises RangeError for unrealisable values."""
     lif_pops = net.lif_populations()
     values = neuron_targets(net, hw)

@@ -38,12 +38,14 @@ def check_population(pop) -> None:
     if isinstance(pop, SpikeSourcePopulation):
         if pop.spike_times is not None and pop.spike_times.n_neurons != pop.size:
             raise NetworkError(
-                f"population '{pop.name}': spike times given for {pop.spike_times.n_neurons} sources, size is {pop.size}"
+                f"population '{pop.name}': spike times given for {pop.spike_times.n_neurons} sources, size is "
+                f"{pop.size}"
             )
         return
     unknown = sorted(set(pop.params) - set(LIF_DEFAULTS))
     if unknown:
-        raise NetworkError(f"population '{pop.name}': unknown parameter '{unknown[0]}' (known: {', '.join(LIF_DEFAULTS)})")
+        raise NetworkError(f"population '{pop.name}': unknown parameter '{unknown[0]}' (known: "
+                           f"{', '.join(LIF_DEFAULTS)})")
     for key in LIF_DEFAULTS:
         raw = np.asarray(pop.params.get(key, LIF_DEFAULTS[key]), dtype=np.float64)
         if raw.ndim not in (0, 1) or (raw.ndim == 1 and raw.shape[0] != pop.size):
@@ -71,11 +73,13 @@ def check_population(pop) -> None:
     bad = np.flatnonzero(reset >= thresh)
     if bad.size:
         raise NetworkError(
-            f"population '{pop.name}': v_reset ({reset[bad[0]]} mV) must be below v_thresh ({thresh[bad[0]]} mV) at neuron {bad[0]}"
+            f"population '{pop.name}': v_reset ({reset[bad[0]]} mV) must be below v_thresh ({thresh[bad[0]]} mV) at "
+            f"neuron {bad[0]}"
         )
 
 
-def _expand_connector(proj: Projection, name: str, n_pre: int, n_post: int, same: bool) -> tuple[np.ndarray, np.ndarray]:
+def _expand_connector(proj: Projection, name: str, n_pre: int, n_post: int,
+                      same: bool) -> tuple[np.ndarray, np.ndarray]:
     c = proj.connector
     where = f"projection '{name}'"
     if isinstance(c, AllToAll):
@@ -179,7 +183,8 @@ def validate(net: Network) -> LogicalNetwork:
     if not lif_pops:
         raise NetworkError("the network has no LIF population (only spike sources)")
     params = NeuronParams(**{k: np.concatenate([p.param(k) for p in lif_pops]) for k in LIF_DEFAULTS})
-    lif_nodes = np.concatenate([ip.nodes for p, ip in by_name.values() if isinstance(p, LIFPopulation)]).astype(np.int32)
+    lif_nodes = np.concatenate([ip.nodes for p, ip in by_name.values()
+                                if isinstance(p, LIFPopulation)]).astype(np.int32)
 
     # projections
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("pre", "post", "weight", "receptor", "delay", "projection")}
@@ -200,20 +205,22 @@ def validate(net: Network) -> LogicalNetwork:
         pre_pop, pre_ir = by_name[proj.pre]
         post_pop, post_ir = by_name[proj.post]
         if not isinstance(post_pop, LIFPopulation):
-            raise NetworkError(f"{where}: post population '{proj.post}' is a spike source; only LIF neurons receive synapses")
+            raise NetworkError(f"{where}: post population '{proj.post}' is a spike source; only LIF neurons receive "
+                               "synapses")
         if proj.receptor not in ("exc", "inh", "auto"):
             raise NetworkError(f"{where}: receptor must be exc, inh or auto, got {proj.receptor!r}")
         pre, post = _expand_connector(proj, name, pre_ir.size, post_ir.size, proj.pre == proj.post)
         w = _weights(proj, name, pre, post, pre_ir.size, post_ir.size)
         bad = np.flatnonzero(~np.isfinite(w))
         if bad.size:
-            raise NetworkError(f"{where}: weight {w[bad[0]]} at synapse {bad[0]} (pre {pre[bad[0]]} -> post {post[bad[0]]})")
+            raise NetworkError(f"{where}: weight {w[bad[0]]} at synapse {bad[0]} (pre {pre[bad[0]]} -> post "
+                               f"{post[bad[0]]})")
         if proj.receptor == "exc":
             bad = np.flatnonzero(w < 0)
             if bad.size:
                 raise NetworkError(
-                    f"{where}: receptor exc needs weights >= 0, synapse {bad[0]} (pre {pre[bad[0]]} -> post {post[bad[0]]}) "
-                    f"has {w[bad[0]]} nA; use receptor inh or auto"
+                    f"{where}: receptor exc needs weights >= 0, synapse {bad[0]} (pre {pre[bad[0]]} -> post "
+                    f"{post[bad[0]]}) has {w[bad[0]]} nA; use receptor inh or auto"
                 )
             receptor = np.full(len(w), EXC, np.int8)
         elif proj.receptor == "inh":
@@ -230,7 +237,8 @@ def validate(net: Network) -> LogicalNetwork:
         if delay.ndim == 0:
             delay = np.full(len(w), float(delay))
         if delay.shape != (len(w),):
-            raise NetworkError(f"{where}: delays must be a scalar or {len(w)} values (one per synapse), got shape {delay.shape}")
+            raise NetworkError(f"{where}: delays must be a scalar or {len(w)} values (one per synapse), got shape "
+                               f"{delay.shape}")
         bad = np.flatnonzero(~np.isfinite(delay) | (delay < 0))
         if bad.size:
             raise NetworkError(f"{where}: delay must be >= 0 ms, got {delay[bad[0]]} at synapse {bad[0]}")
@@ -242,8 +250,10 @@ def validate(net: Network) -> LogicalNetwork:
         parts["projection"].append(np.full(len(w), i, np.int32))
         ir_projs.append(IRProjection(name, proj.pre, proj.post, proj.receptor, n_syn, len(w)))
         n_syn += len(w)
-    dtypes = {"pre": np.int32, "post": np.int32, "weight": np.float64, "receptor": np.int8, "delay": np.float64, "projection": np.int32}
-    synapses = Synapses(**{k: (np.concatenate(v) if v else np.zeros(0, dtypes[k])).astype(dtypes[k]) for k, v in parts.items()})
+    dtypes = {"pre": np.int32, "post": np.int32, "weight": np.float64, "receptor": np.int8, "delay": np.float64,
+              "projection": np.int32}
+    synapses = Synapses(**{k: (np.concatenate(v) if v else np.zeros(0, dtypes[k])).astype(dtypes[k])
+                           for k, v in parts.items()})
 
     # recording
     record_spikes = net.record.spikes if net.record.spikes is not None else [p.name for p in lif_pops]
@@ -261,7 +271,8 @@ def validate(net: Network) -> LogicalNetwork:
             if not 0 <= j < ip.size:
                 raise NetworkError(f"record.v: neuron {j} of '{name}' out of range (size {ip.size})")
             record_v.append(ip.first + int(j))
-    defaults = {p.name: p.spike_times for p in net.populations if isinstance(p, SpikeSourcePopulation) and p.spike_times is not None}
+    defaults = {p.name: p.spike_times for p in net.populations
+                if isinstance(p, SpikeSourcePopulation) and p.spike_times is not None}
     return LogicalNetwork(
         name=net.name,
         populations=populations,

@@ -8,7 +8,8 @@ from neuroemu.errors import ConfigError
 from neuroemu.hardware.config import PARAMETERS, HardwareConfig, ParameterSpec
 from neuroemu.yaml_schema import build, read_yaml_mapping
 
-__all__ = ["HardwareConfig", "ParameterSpec", "PARAMETERS", "load_hardware", "list_hardware", "builtin_path", "hardware_from_json"]
+__all__ = ["HardwareConfig", "ParameterSpec", "PARAMETERS", "load_hardware", "list_hardware", "builtin_path",
+           "hardware_from_json"]
 
 
 def _builtin_dir():

@@ -305,7 +305,8 @@ class HardwareConfig:
 
     def bio_current_nA(self, j_V_per_us: np.ndarray | float, cm_nF: np.ndarray | float) -> np.ndarray:
         """Inverse of :meth:`chip_current_V_per_us`."""
-        return np.asarray(j_V_per_us, float) / (self.voltage.chip_V_per_bio_mV * (self.timing.speedup / 1000.0)) * np.asarray(cm_nF, float)
+        return (np.asarray(j_V_per_us, float) / (self.voltage.chip_V_per_bio_mV * (self.timing.speedup / 1000.0))
+                * np.asarray(cm_nF, float))
 
     def cadc_code(self, v_V: np.ndarray | float) -> np.ndarray:
         """Chip potential (V) -> CADC reading (float, before rounding/clipping)."""

@@ -51,7 +51,8 @@ def file_kind(path: str | Path) -> tuple[str, int, str]:
 def _header(path, f: h5py.File) -> tuple[str, int, str]:
     if "neuroemu_kind" not in f.attrs:
         raise FileFormatError(f"{path}: not a neuroemu file (an HDF5 file without a neuroemu header)")
-    return str(f.attrs["neuroemu_kind"]), int(f.attrs.get("neuroemu_schema", -1)), str(f.attrs.get("neuroemu_version", "?"))
+    return (str(f.attrs["neuroemu_kind"]), int(f.attrs.get("neuroemu_schema", -1)),
+            str(f.attrs.get("neuroemu_version", "?")))
 
 
 @contextlib.contextmanager
@@ -78,7 +79,8 @@ def open_checked(path: str | Path, kind: str | tuple[str, ...], mode: str = "r")
     with _open(path, mode) as f:
         found, schema, version = _header(path, f)
         if found not in kinds:
-            raise FileFormatError(f"{path}: is a neuroemu '{found}' file, expected {' or '.join(repr(k) for k in kinds)}")
+            raise FileFormatError(f"{path}: is a neuroemu '{found}' file, expected "
+                                  f"{' or '.join(repr(k) for k in kinds)}")
         if schema > SCHEMAS[found]:
             raise FileFormatError(
                 f"{path}: '{found}' schema version {schema} (written by neuroemu {version}) is newer than "

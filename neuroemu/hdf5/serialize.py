@@ -57,11 +57,12 @@ def _write_value(group: h5py.Group, name: str, value: Any, tp: Any) -> None:
         sub = group.create_group(name)
         sub.attrs["_keys"] = np.array(list(value.keys()), dtype=_STR)  # keeps insertion order
         val_tp = get_args(tp)[1] if get_origin(tp) is dict else Any
-        for i, (k, v) in enumerate(value.items()):
+        for k, v in value.items():
             _write_value(sub, str(k), v, val_tp)
     elif isinstance(value, (list, tuple)):
         item_tp = get_args(tp)[0] if get_args(tp) else Any
-        if value and all(dataclasses.is_dataclass(v) for v in value) or dataclasses.is_dataclass(_strip_optional(item_tp)):
+        if (value and all(dataclasses.is_dataclass(v) for v in value)
+                or dataclasses.is_dataclass(_strip_optional(item_tp))):
             sub = group.create_group(name)
             sub.attrs["_length"] = len(value)
             for i, v in enumerate(value):

@@ -93,8 +93,10 @@ def run_demo(settings: DemoSettings = DemoSettings(), outdir: str | Path = "neur
     t0 = time.perf_counter()
 
     full = load_dataset("yinyang")
-    data = DatasetSplits(full.name, _head(full.train, s.train_samples), full.validation, _head(full.test, s.test_samples))
-    loop_data = DatasetSplits(full.name, _head(data.train, s.in_the_loop_samples), _head(full.validation, s.test_samples),
+    data = DatasetSplits(full.name, _head(full.train, s.train_samples), full.validation,
+                         _head(full.test, s.test_samples))
+    loop_data = DatasetSplits(full.name, _head(data.train, s.in_the_loop_samples),
+                              _head(full.validation, s.test_samples),
                               data.test)
     rep.seconds["data"] = time.perf_counter() - t0
     log(f"[1/5] Yin-Yang: {len(data.train)} train / {len(data.validation)} validation / {len(data.test)} test samples")
@@ -133,7 +135,8 @@ def run_demo(settings: DemoSettings = DemoSettings(), outdir: str | Path = "neur
     t = time.perf_counter()
     model, _ = train_in_the_loop(model, backend, loop_data, hw, cal, epochs=s.in_the_loop_epochs, seed=s.seed,
                                  progress=progress)
-    rep.accuracy["after in-the-loop"] = evaluate_on_backend(model, backend, data.test, hw, cal, seed=s.seed + 1).accuracy
+    rep.accuracy["after in-the-loop"] = evaluate_on_backend(model, backend, data.test, hw, cal,
+                                                            seed=s.seed + 1).accuracy
     rep.seconds["in_the_loop_training"] = time.perf_counter() - t
     log(f"[5/5] in-the-loop training, {s.in_the_loop_epochs} epochs on the calibrated chip "
         f"({rep.seconds['in_the_loop_training']:.1f} s): test accuracy {100 * rep.accuracy['after in-the-loop']:.1f} %")

@@ -41,8 +41,16 @@ from neuroemu.hdf5 import create, open_checked
 from neuroemu.network import Network
 from neuroemu.network.model import FromMatrix
 
-from .datasets import (T_EARLY, T_LATE, DatasetSplits, encode_splits, load_digits, load_mnist_splits, load_yin_yang,
-                       read_idx)
+from .datasets import (
+    T_EARLY,
+    T_LATE,
+    DatasetSplits,
+    encode_splits,
+    load_digits,
+    load_mnist_splits,
+    load_yin_yang,
+    read_idx,
+)
 from .training import TrainingRecord
 from .ttfs import LIFParams, TTFSNetwork
 
@@ -170,7 +178,8 @@ class TTFSModel:
         init: dict[str, Any] = {}
         if dataset != "yinyang":  # fastAndDeep 16x16 MNIST init (units of c): hidden N(0.1, 0.4), label N(0.6, 0.8)
             c = params.weight_unit
-            init = {"weight_mean": [0.1 * c] * len(hidden) + [0.6 * c], "weight_std": [0.4 * c] * len(hidden) + [0.8 * c]}
+            init = {"weight_mean": [0.1 * c] * len(hidden) + [0.6 * c],
+                    "weight_std": [0.4 * c] * len(hidden) + [0.8 * c]}
         net = TTFSNetwork(splits.n_features, sizes, params=params, seed=seed, **init)
         kwargs.setdefault("encoding", default_encoding(dataset))
         return cls(net, dataset, tuple(splits.train.class_names), **kwargs)

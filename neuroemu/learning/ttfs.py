@@ -134,7 +134,7 @@ class LIFParams:
         if not self.v_thresh > self.v_rest:
             raise ValueError(
                 f"LIFParams.v_thresh ({self.v_thresh} mV) must be above v_rest ({self.v_rest} mV)")
-        self.mode  # validates the ratio
+        _ = self.mode  # validates the ratio: raises ValueError if it has no closed-form first-spike time
 
     @property
     def ratio(self) -> float:

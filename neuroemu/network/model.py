@@ -180,7 +180,8 @@ class Network:
             raise NetworkError(
                 f"population '{name}': unknown parameter '{unknown[0]}' (known: {', '.join(LIF_DEFAULTS)})"
             )
-        pop = LIFPopulation(name, size, {k: (np.asarray(v, float) if np.ndim(v) else float(v)) for k, v in params.items()})
+        pop = LIFPopulation(name, size,
+                            {k: (np.asarray(v, float) if np.ndim(v) else float(v)) for k, v in params.items()})
         self._add(pop)
         return pop
 

@@ -133,7 +133,8 @@ def network_from_dict(data: dict, source: str = "network") -> Network:
         raise ctx.fail("populations", "expected a non-empty mapping of name -> population")
     for name, spec in pops.items():
         where = f"populations.{name}"
-        spec = _keys(ctx, where, spec, {"kind", "size", "params", "spike_times", "spike_times_per_trial"}, {"kind", "size"})
+        spec = _keys(ctx, where, spec, {"kind", "size", "params", "spike_times", "spike_times_per_trial"},
+                     {"kind", "size"})
         size = spec["size"]
         if isinstance(size, bool) or not isinstance(size, int):
             raise ctx.fail(where, f"size must be an integer, got {size!r}")
@@ -145,10 +146,12 @@ def network_from_dict(data: dict, source: str = "network") -> Network:
             trains = None
             try:
                 if "spike_times" in spec:
-                    trains = SpikeTrains.from_lists([np.atleast_1d(np.asarray(t, float)) for t in spec["spike_times"]], n_neurons=size)
+                    trains = SpikeTrains.from_lists([np.atleast_1d(np.asarray(t, float)) for t in spec["spike_times"]],
+                                                    n_neurons=size)
                 elif "spike_times_per_trial" in spec:
                     trains = SpikeTrains.from_trials(
-                        [[np.atleast_1d(np.asarray(t, float)) for t in trial] for trial in spec["spike_times_per_trial"]],
+                        [[np.atleast_1d(np.asarray(t, float)) for t in trial]
+                         for trial in spec["spike_times_per_trial"]],
                         n_neurons=size,
                     )
             except (TypeError, ValueError) as exc:
@@ -163,7 +166,8 @@ def network_from_dict(data: dict, source: str = "network") -> Network:
         raise ctx.fail("projections", "expected a list")
     for i, spec in enumerate(projs):
         where = f"projections[{i}]"
-        spec = _keys(ctx, where, spec, {"pre", "post", "connector", "weight", "receptor", "delay", "name"}, {"pre", "post"})
+        spec = _keys(ctx, where, spec, {"pre", "post", "connector", "weight", "receptor", "delay", "name"},
+                     {"pre", "post"})
         receptor = spec.get("receptor", "auto")
         if receptor not in ("exc", "inh", "auto"):
             raise ctx.fail(where, f"receptor must be exc, inh or auto, got {receptor!r}")
@@ -222,7 +226,8 @@ def network_to_dict(net: Network) -> dict:
                 if st.n_trials == 1:
                     entry["spike_times"] = [t.tolist() for t in st.per_neuron(0)]
                 else:
-                    entry["spike_times_per_trial"] = [[t.tolist() for t in st.per_neuron(k)] for k in range(st.n_trials)]
+                    entry["spike_times_per_trial"] = [[t.tolist() for t in st.per_neuron(k)]
+                                                      for k in range(st.n_trials)]
             pops[p.name] = entry
     projs = []
     for pr in net.projections:

@@ -15,4 +15,5 @@ from neuroemu.nir.importer import from_nir, import_nir
 from neuroemu.nir.report import ImportReport
 from neuroemu.nir.units import Convention
 
-__all__ = ["Convention", "ImportReport", "NirError", "compile_nir", "from_nir", "import_nir", "read_graph", "to_nir", "write_nir"]
+__all__ = ["Convention", "ImportReport", "NirError", "compile_nir", "from_nir", "import_nir", "read_graph", "to_nir",
+           "write_nir"]

@@ -74,7 +74,8 @@ def read_labeled_inputs(path: str | Path, time_scale: float = 1.0) -> LabeledInp
             raise FileFormatError(f"{path}: no input spike trains")
         for name, s in inputs.items():
             if s.n_trials != len(labels):
-                raise FileFormatError(f"{path}: input '{name}' has {s.n_trials} trials but there are {len(labels)} labels")
+                raise FileFormatError(f"{path}: input '{name}' has {s.n_trials} trials but there are {len(labels)} "
+                                      "labels")
         return LabeledInputs(inputs, labels, None)  # a spikes file has no sample length: the run gives it
     import nir
 
@@ -95,8 +96,8 @@ def read_labeled_inputs(path: str | Path, time_scale: float = 1.0) -> LabeledInp
                                   f"(samples={len(labels)}, events)")
         ok = (idx >= 0) & np.isfinite(t)
         if np.any(idx[ok] >= ev.n_neurons):
-            raise FileFormatError(f"{path}: node '{name}': an event index reaches {int(idx[ok].max())}, but n_neurons is "
-                                  f"{ev.n_neurons}")
+            raise FileFormatError(f"{path}: node '{name}': an event index reaches {int(idx[ok].max())}, but n_neurons "
+                                  f"is {ev.n_neurons}")
         trial = np.broadcast_to(np.arange(len(labels))[:, None], idx.shape)[ok]
         if np.any(t[ok] < 0):
             raise FileFormatError(f"{path}: node '{name}' has an event at {float(t[ok].min()):g} s: times must be >= 0")

@@ -62,7 +62,8 @@ def compile_nir(path_or_graph, hardware: HardwareConfig | str = "bss2", time_sca
     except ResourceError as exc:
         need = report.neurons
         have = hw.neurons.circuits
-        factor = f" The graph's {need} neurons are {need / have:.3g} times the chip's {have} circuits." if need > have else ""
+        factor = (f" The graph's {need} neurons are {need / have:.3g} times the chip's {have} circuits."
+                  if need > have else "")
         raise NirError(f"{exc}.{factor}") from None
     except RangeError as exc:
         raise _in_nir_terms(exc, net, report, hw) from None
@@ -84,8 +85,8 @@ def _in_nir_terms(exc: RangeError, net: Network, report: ImportReport, hw: Hardw
                     "constant of the graph" if lo_f <= hi_f else
                     "no single time_scale fits every time constant of the graph (their spread exceeds the chip's)")
             return NirError(f"NIR node '{pop}' neuron {i}: {what} is {value:.4g} ms biological at time_scale "
-                            f"{c.time_scale:g} ({value / (1000 * c.time_scale):.4g} s of NIR time), outside {hw.name}'s "
-                            f"range {lo:.4g}-{hi:.4g} ms: {fits}")
+                            f"{c.time_scale:g} ({value / (1000 * c.time_scale):.4g} s of NIR time), outside "
+                            f"{hw.name}'s range {lo:.4g}-{hi:.4g} ms: {fits}")
         return NirError(f"NIR node '{pop}' neuron {i}: {what} maps to {value:.4g} mV (V = {c.v_offset:g} mV + "
                         f"{c.v_scale:g} mV x v), outside {hw.name}'s range {lo:.4g} to {hi:.4g} mV: choose v_scale / "
                         "v_offset so that the graph's potentials fall inside")

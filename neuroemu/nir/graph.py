@@ -129,8 +129,8 @@ def flatten(graph, prefix: str = "", top: bool = True) -> FlatGraph:
                 ends = ins[ref] if side == "dst" else outs[ref]
                 if len(ends) != 1:
                     what = "Input" if side == "dst" else "Output"
-                    raise NirError(f"NIR edge {'to' if side == 'dst' else 'from'} nested graph '{prefix + ref}': it has "
-                                   f"{len(ends)} {what} nodes; name one ('{prefix + ref}.<node>')")
+                    raise NirError(f"NIR edge {'to' if side == 'dst' else 'from'} nested graph '{prefix + ref}': "
+                                   f"it has {len(ends)} {what} nodes; name one ('{prefix + ref}.<node>')")
                 return ends
             return [prefix + ref]
         head, _, rest = ref.partition(".")

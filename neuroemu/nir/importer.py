@@ -75,7 +75,8 @@ def _param(node, name: str, size: int, node_name: str, default: Any = None) -> n
         value = default
     arr = np.asarray(value, float).ravel()
     if arr.size not in (1, size):
-        raise NirError(f"NIR node '{node_name}' ({type(node).__name__}): {name} has {arr.size} values for {size} neurons")
+        raise NirError(f"NIR node '{node_name}' ({type(node).__name__}): {name} has {arr.size} values for {size} "
+                       "neurons")
     arr = np.broadcast_to(arr, (size,)).copy()
     if not np.all(np.isfinite(arr)):
         raise NirError(f"NIR node '{node_name}' ({type(node).__name__}): {name} contains {arr[~np.isfinite(arr)][0]} "
@@ -217,8 +218,8 @@ class _Importer:
                 if delay is not None and not elementwise:
                     if np.ptp(delay) > 0:
                         raise NirError(f"NIR node '{name}' ({self.kinds[name]}) mixes values that a Delay node before "
-                                       "it delays differently; neuroemu imports per-synapse delays only where they stay "
-                                       "per target (a Delay right before the neuron layer)")
+                                       "it delays differently; neuroemu imports per-synapse delays only where they "
+                                       "stay per target (a Delay right before the neuron layer)")
                     delay = np.full(a.shape[0], float(delay[0]))
                 terms.append(_Term(t.source, (a @ t.matrix).tocsr(), delay, name, t.delay_node))
             bias = None if inp.bias is None else a @ inp.bias
@@ -267,12 +268,13 @@ class _Importer:
                 continue
             size = int(np.prod(self.neuron_shape(name)))
             if inp.size != size:
-                raise NirError(f"NIR node '{name}' ({self.kinds[name]}) has {size} neurons but receives {inp.size} values "
-                               f"(shape {inp.shape})")
+                raise NirError(f"NIR node '{name}' ({self.kinds[name]}) has {size} neurons but receives {inp.size} "
+                               f"values (shape {inp.shape})")
             n_syn += self.projections(net, name, inp, pops[name])
             if inp.bias is not None and np.any(inp.bias != 0):
                 pop = net.population(name)
-                pop.params["i_offset"] = np.asarray(pop.params.get("i_offset", 0.0), float) + pops[name]["bias_nA"] * inp.bias
+                pop.params["i_offset"] = (np.asarray(pop.params.get("i_offset", 0.0), float)
+                                          + pops[name]["bias_nA"] * inp.bias)
         # what is recorded: spikes of every spiking layer, the membrane of every readout
         readouts = [n for n in neurons if self.kinds[n] not in SPIKING]
         net.record.spikes = [n for n in neurons if self.kinds[n] in SPIKING]
@@ -285,8 +287,8 @@ class _Importer:
                 feeding = [p for p in flat.predecessors(name)]
                 for p in feeding:
                     if self.role(p) not in ("neuron", "pass", "source"):
-                        self.report.notes.append(f"Output '{name}' is fed by {self.kinds[p]} node '{p}', a linear map of "
-                                                 "spikes; record the layers before it")
+                        self.report.notes.append(f"Output '{name}' is fed by {self.kinds[p]} node '{p}', a linear map "
+                                                 "of spikes; record the layers before it")
                 self.report.nodes.append(NodeReport(name, "Output", 0, "outputs: " + ", ".join(feeding)))
                 self.report.outputs += [self.origin(p) for p in feeding if self.origin(p) in pops]
             elif role in ("linear", "delay", "pass"):
@@ -296,7 +298,7 @@ class _Importer:
                                                     else "passes through (nested graph boundary)"))
         order = {n: i for i, n in enumerate(flat.nodes)}
         self.report.nodes.sort(key=lambda r: order.get(r.name, len(order)))
-        for key, (names, text) in self._approx.items():
+        for names, text in self._approx.values():
             kind = self.kinds[names[0]]
             self.report.approximations.append(f"{', '.join(names)} ({kind}): {text}")
         self.report.time_constants_from_file = dict(self.from_file)
@@ -307,10 +309,10 @@ class _Importer:
             absent = [n for n in missing_resets(self.file_path) if n in pops]
             if absent:
                 self.report.approximations.append(
-                    f"{', '.join(absent)}: the file has no v_reset (nir reads 0), so its reset mechanism cannot be told "
-                    "from it: a framework that resets by subtraction (snnTorch reset_mechanism='subtract') writes none "
-                    "either, and the chip cannot subtract (it resets the membrane to a potential). Imported as reset "
-                    "to v = 0; a network trained with subtraction may behave differently")
+                    f"{', '.join(absent)}: the file has no v_reset (nir reads 0), so its reset mechanism cannot be "
+                    "told from it: a framework that resets by subtraction (snnTorch reset_mechanism='subtract') "
+                    "writes none either, and the chip cannot subtract (it resets the membrane to a potential). "
+                    "Imported as reset to v = 0; a network trained with subtraction may behave differently")
         return net
 
     def potentials(self, name: str, inp: _Signal | None) -> dict[str, np.ndarray]:
@@ -341,7 +343,6 @@ class _Importer:
         hw = self.hw
         leak_lo, leak_hi = (float(hw.bio_voltage_mV(x)) for x in hw.parameters["v_leak"].range)
         thr_lo, thr_hi = (float(hw.bio_voltage_mV(x)) for x in hw.parameters["v_thresh"].range)
-        lows, highs = [], []
         groups = {"leak": [], "thresh": []}
         for name in neurons:
             pot = self.potentials(name, inputs[name])
@@ -514,7 +515,8 @@ def import_nir(graph_or_path, time_scale: float = 1.0, dt: float | None = None, 
     None imports the continuous model the file describes. v_scale / v_offset: mV per NIR
     voltage unit and mV of NIR's 0; ``v_scale='auto'`` (default; a graph written by neuroemu
     carries its own) puts the largest threshold-to-leak distance at 15 mV, or less where the
-    graph's potentials would leave the hardware's ranges, with the offset nearest -65 mV. cm: membrane capacitance (nF), the unit of the currents. hardware: the
+    graph's potentials would leave the hardware's ranges, with the offset nearest -65 mV. cm:
+    membrane capacitance (nF), the unit of the currents. hardware: the
     config whose extremes stand in for what NIR leaves out (see :mod:`.units`).
     """
     file_path = None
@@ -529,8 +531,9 @@ def import_nir(graph_or_path, time_scale: float = 1.0, dt: float | None = None, 
     if "v_scale" in meta:  # written by neuroemu: exact units of its own, which the metadata's values assume
         given = [k for k, v in (("v_scale", v_scale), ("v_offset", v_offset), ("cm", cm)) if v is not None]
         if given:
-            raise NirError(f"{source} was written by neuroemu in its own units (mV, nF, with the split of leak and bias "
-                           f"in its metadata): import it without {', '.join(given)}; time_scale and dt still apply")
+            raise NirError(f"{source} was written by neuroemu in its own units (mV, nF, with the split of leak and "
+                           f"bias in its metadata): import it without {', '.join(given)}; time_scale and dt still "
+                           "apply")
     if v_scale is None:
         v_scale = meta.get("v_scale", "auto")
     auto = isinstance(v_scale, str)

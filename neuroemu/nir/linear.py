@@ -8,7 +8,7 @@ Each node maps its input ``x`` (shape ``in_shape``, flattened) to ``A x + b``:
 | ``Linear(weight)`` | ``weight`` | 0 |
 | ``Scale(scale)`` | ``diag(scale)`` | 0 |
 | ``Flatten`` | identity (only the shape changes) | 0 |
-| ``Conv1d`` / ``Conv2d`` | the convolution (stride, padding, dilation, groups) as a synapse list | ``bias`` per output channel |
+| ``Conv1d`` / ``Conv2d`` | convolution (stride, padding, dilation, groups) as synapses | ``bias`` per output channel |
 | ``SumPool2d`` / ``AvgPool2d`` | sum (average: / kernel area) over each window | 0 |
 
 Chains of them between two neuron layers compose into one matrix (``A2 (A1 x + b1) + b2``);
@@ -108,7 +108,8 @@ def node_matrix(node, in_shape: tuple[int, ...], name: str) -> tuple[sp.csr_matr
         w = np.asarray(node.weight, float)
         if w.ndim != 2 or w.shape[1] != n_in:
             raise NirError(f"NIR node '{name}' ({kind}): weight shape {w.shape} does not take its input of "
-                               f"{n_in} values (shape {tuple(in_shape)}); expected ({w.shape[0] if w.ndim == 2 else '?'}, "
+                               f"{n_in} values (shape {tuple(in_shape)}); expected "
+                               f"({w.shape[0] if w.ndim == 2 else '?'}, "
                                f"{n_in})")
         bias = None
         if kind == "Affine":
@@ -127,7 +128,8 @@ def node_matrix(node, in_shape: tuple[int, ...], name: str) -> tuple[sp.csr_matr
         return sp.identity(n_in, format="csr"), None, shape
     if kind in ("Conv1d", "Conv2d"):
         w = np.asarray(node.weight, float)
-        m, out_shape = _conv_matrix(w, tuple(in_shape), node.stride, node.padding, node.dilation, int(node.groups), name)
+        m, out_shape = _conv_matrix(w, tuple(in_shape), node.stride, node.padding, node.dilation, int(node.groups),
+                                    name)
         bias = np.asarray(node.bias, float).ravel()
         if bias.size in (0,) or not np.any(bias):
             return m, None, out_shape

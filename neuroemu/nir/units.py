@@ -120,7 +120,8 @@ class Convention:
         if np.any(tau <= self.dt):
             bad = float(tau[np.argmax(tau <= self.dt)])
             raise NetworkError(f"NIR node '{node}': {name} {bad:g} s is not longer than dt {self.dt:g} s, so the "
-                               "discrete-time update it encodes (decay 1 - dt/tau per step) has no continuous equivalent")
+                               "discrete-time update it encodes (decay 1 - dt/tau per step) has no continuous "
+                               "equivalent")
         return -self.dt / np.log1p(-self.dt / tau)
 
     def coupling(self, r: np.ndarray, tau_mem: np.ndarray, tau_syn: np.ndarray) -> np.ndarray:

@@ -44,7 +44,8 @@ def plot_calibration(cal, path: str | Path) -> None:
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
-    fig.suptitle(f"calibration {cal.id}: chip {cal.chip_seed} of {cal.hardware_name} ({cal.n_circuits} circuits)", fontsize=10)
+    fig.suptitle(f"calibration {cal.id}: chip {cal.chip_seed} of {cal.hardware_name} ({cal.n_circuits} circuits)",
+                 fontsize=10)
     fig.tight_layout()
     save(fig, path)
 

@@ -72,7 +72,8 @@ def plot_example_rasters(input_times: np.ndarray, layer_times: Sequence[np.ndarr
     samples = [s for s in samples if s < len(labels)]
     fig, axes = figure(1, max(len(samples), 1), figsize=(3.2 * max(len(samples), 1), 3.6), squeeze=False)
     for ax, s in zip(axes[0], samples):
-        blocks = [("input", np.asarray(input_times)[s])] + [(n, np.asarray(t)[s]) for n, t in zip(layer_names, layer_times)]
+        blocks = [("input", np.asarray(input_times)[s])] + [(n, np.asarray(t)[s])
+                                                             for n, t in zip(layer_names, layer_times)]
         y0 = 0
         for b, (name, t) in enumerate(blocks):
             idx = np.flatnonzero(np.isfinite(t))

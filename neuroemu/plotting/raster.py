@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-
 from neuroemu.backends.result import Result
 from neuroemu.plotting.figure import figure, save
 
@@ -50,7 +49,8 @@ def draw_traces(ax, results: Sequence[Result], labels: Sequence[str], trial: int
                     label=f"{label}: {r.traces.population[j]}[{r.traces.index[j]}]")
 
 
-def plot_raster(results: Sequence[Result] | Result, path: str | Path, trial: int = 0, labels: Sequence[str] | None = None) -> None:
+def plot_raster(results: Sequence[Result] | Result, path: str | Path, trial: int = 0,
+                labels: Sequence[str] | None = None) -> None:
     """Raster (all recorded populations stacked) and, if recorded, membrane traces of ``trial``.
 
     Several results are overlaid in different colours (e.g. emulator vs Brian2)."""

@@ -24,8 +24,21 @@ from pyNN.space import Space  # noqa: F401
 from pyNN.standardmodels import StandardCellType
 
 from neuroemu.pynn.control import (  # noqa: F401
-    end, get_current_time, get_ir, get_max_delay, get_min_delay, get_time_step, initialize, num_processes, rank,
-    reset, run, run_for, run_until, save_ir, setup,
+    end,
+    get_current_time,
+    get_ir,
+    get_max_delay,
+    get_min_delay,
+    get_time_step,
+    initialize,
+    num_processes,
+    rank,
+    reset,
+    run,
+    run_for,
+    run_until,
+    save_ir,
+    setup,
 )
 from neuroemu.pynn.populations import Assembly, Population, PopulationView  # noqa: F401
 from neuroemu.pynn.procedural_api import connect, create, record, record_gsyn, record_v, set  # noqa: F401

@@ -68,7 +68,8 @@ def describe(state: State, injected_nA: dict[int, np.ndarray]) -> Described:
             delay = np.where(np.abs(delay - CHIP_LATENCY_MS) < 1e-9, 0.0, delay - CHIP_LATENCY_MS)
         n = len(first_ids)
         pairs = [divmod(int(k), n) for k in np.unique(pre_pop * n + post_pop)]
-        label = str(proj.label) if proj.label else f"{names[pairs[0][0]]}->{names[pairs[0][1]]}" if pairs else "projection"
+        label = (str(proj.label) if proj.label
+                 else f"{names[pairs[0][0]]}->{names[pairs[0][1]]}" if pairs else "projection")
         for a, b in pairs or []:
             sel = (pre_pop == a) & (post_pop == b)
             net.connect(

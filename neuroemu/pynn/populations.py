@@ -147,7 +147,8 @@ class Population(_ParameterAccess, common.Population):
 
     def _get_cell_initial_value(self, id, variable):
         if variable not in self._initial:
-            raise InvalidParameterValueError(f"'{variable}' is not a state variable of {self.celltype.__class__.__name__} "
+            raise InvalidParameterValueError(f"'{variable}' is not a state variable of "
+                                             f"{self.celltype.__class__.__name__} "
                                              f"(variables: {', '.join(self._initial) or 'none'})")
         return float(self._initial[variable][self.id_to_local_index(id)])
 
@@ -157,7 +158,8 @@ class Population(_ParameterAccess, common.Population):
     def _store_initial(self, variable: str, mask, values: np.ndarray) -> None:
         """Initial ``variable`` of the cells ``mask`` (after a run: set now, as on PyNN's other backends)."""
         if variable not in self._initial:
-            raise InvalidParameterValueError(f"'{variable}' is not a state variable of {self.celltype.__class__.__name__} "
+            raise InvalidParameterValueError(f"'{variable}' is not a state variable of "
+                                             f"{self.celltype.__class__.__name__} "
                                              f"(variables: {', '.join(self._initial) or 'none'})")
         if not np.all(np.isfinite(values)):
             raise InvalidParameterValueError(f"population '{self.label}': initial {variable} must be finite")

@@ -60,8 +60,10 @@ class Projection(common.Projection):
     _simulator = simulator
     _static_synapse_class = StaticSynapse
 
+    # space=Space(): PyNN's own signature (pyNN.common.Projection and every PyNN backend); the shared
+    # default is only read, never modified
     def __init__(self, presynaptic_population, postsynaptic_population, connector, synapse_type=None, source=None,
-                 receptor_type=None, space=Space(), label=None):
+                 receptor_type=None, space=Space(), label=None):  # noqa: B008
         common.Projection.__init__(self, presynaptic_population, postsynaptic_population, connector, synapse_type,
                                    source, receptor_type, space, label)
         if not isinstance(self.synapse_type, StaticSynapse):

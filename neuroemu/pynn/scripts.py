@@ -26,7 +26,8 @@ _SETUP = {
 }
 
 
-def script_arguments(description: str | None, *extra: tuple[str, dict[str, Any]]) -> tuple[ModuleType, dict, argparse.Namespace]:
+def script_arguments(description: str | None,
+                     *extra: tuple[str, dict[str, Any]]) -> tuple[ModuleType, dict, argparse.Namespace]:
     """Parse the command line: (simulator module, its setup() keywords, all arguments)."""
     parser = argparse.ArgumentParser(description=(description or "").strip().splitlines()[0] if description else None)
     parser.add_argument("--simulator", default="neuroemu.pynn", help="PyNN backend module (default neuroemu.pynn)")

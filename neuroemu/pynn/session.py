@@ -76,8 +76,8 @@ class Session:
         s = self.state.settings
         key = (s.backend, s.mode, s.chip, s.noise, self.state.dt)
         if self._backend_key != key:
-            from neuroemu.backends.emulator import EmulatorBackend, Imperfections
             from neuroemu.backends.brian2 import Brian2Backend
+            from neuroemu.backends.emulator import EmulatorBackend, Imperfections
 
             imp = Imperfections() if s.noise else Imperfections().without_noise()
             if s.backend == "emulator":

@@ -193,8 +193,8 @@ SpikeSourceGamma = _refused("SpikeSourceGamma", BaseCellType,
                             "SpikeSourceGamma is not supported: use SpikeSourceArray with times you draw, or "
                             "SpikeSourcePoisson")
 SpikeSourcePoissonRefractory = _refused("SpikeSourcePoissonRefractory", BaseCellType,
-                                        "SpikeSourcePoissonRefractory is not supported: use SpikeSourceArray with times "
-                                        "you draw, or SpikeSourcePoisson")
+                                        "SpikeSourcePoissonRefractory is not supported: use SpikeSourceArray with "
+                                        "times you draw, or SpikeSourcePoisson")
 TsodyksMarkramSynapse = _refused("TsodyksMarkramSynapse", BaseSynapseType,
                                  f"TsodyksMarkramSynapse (short-term plasticity) is not supported: {_STATIC}")
 STDPMechanism = _refused("STDPMechanism", BaseSynapseType, f"STDPMechanism (plasticity) is not supported: {_STATIC}")
@@ -225,7 +225,8 @@ CELL_TYPES = (IF_curr_exp, SpikeSourceArray, SpikeSourcePoisson)
 
 __all__ = [
     "IF_curr_exp", "SpikeSourceArray", "SpikeSourcePoisson", "StaticSynapse", "DCSource", "StepCurrentSource",
-    "IF_cond_exp", "IF_cond_alpha", "IF_curr_alpha", "HH_cond_exp", "EIF_cond_exp_isfa_ista", "EIF_cond_alpha_isfa_ista",
+    "IF_cond_exp", "IF_cond_alpha", "IF_curr_alpha", "HH_cond_exp", "EIF_cond_exp_isfa_ista",
+    "EIF_cond_alpha_isfa_ista",
     "Izhikevich", "IF_cond_exp_gsfa_grr", "SpikeSourceGamma", "SpikeSourcePoissonRefractory", "TsodyksMarkramSynapse",
     "STDPMechanism", "ACSource", "NoisyCurrentSource", "PointNeuron", "LIF", "AdExp", "CurrExpPostSynapticResponse",
     "ExpPSR", "AlphaPSR", "CondExpPostSynapticResponse", "CondAlphaPostSynapticResponse", "MultiCompartmentNeuron",

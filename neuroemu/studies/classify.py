@@ -119,8 +119,8 @@ def evaluate_network(clf: NetworkClassifier, backend, data: LabeledInputs, durat
         raise NeuroemuError("the samples have no length (a spikes file carries no t_max): give --duration (ms)")
     labels = data.labels
     if labels.max(initial=0) >= clf.n_classes:
-        raise NeuroemuError(f"label {int(labels.max())} but the output layer '{clf.output}' has {clf.n_classes} neurons "
-                            "(one per class)")
+        raise NeuroemuError(f"label {int(labels.max())} but the output layer '{clf.output}' has {clf.n_classes} "
+                            "neurons (one per class)")
     record = clf.ir.network.population(clf.output).nodes if clf.readout == "max-v" else np.zeros(0, np.int64)
     pred = np.full(n, -1, np.int64)
     for start in range(0, n, _BATCH):

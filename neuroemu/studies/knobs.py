@@ -48,7 +48,9 @@ def check_knob(name: str, value: float) -> None:
     if name not in KNOBS:
         close = [k for k in KNOBS if k.split(".")[0] == name.split(".")[0]]
         hint = f" (did you mean {', '.join(close[:3])}?)" if close and name.startswith("mismatch.") else ""
-        raise NeuroemuError(f"unknown knob '{name}'{hint}; knobs: {', '.join(k for k in KNOBS if not k.startswith('mismatch.'))}, mismatch.<parameter> with parameter one of {', '.join(PARAMETERS)}")
+        raise NeuroemuError(f"unknown knob '{name}'{hint}; knobs: "
+                            f"{', '.join(k for k in KNOBS if not k.startswith('mismatch.'))}, mismatch.<parameter> "
+                            f"with parameter one of {', '.join(PARAMETERS)}")
     if value < 0:
         raise NeuroemuError(f"knob {name} must be >= 0, got {value}")
     if name == "weight_bits" and (value != int(value) or value > 16):
@@ -64,7 +66,8 @@ def check_backend(backend: str, knobs: list[str]) -> None:
         if bad:
             raise BackendError(
                 f"the brian2 backend cannot express knob(s) {', '.join(bad)} (it replays the emulator's effective "
-                f"chip and injects noise); use --backend emulator, or vary: {', '.join(sorted(k for k in BRIAN2_KNOBS if not k.startswith('mismatch.')))}"
+                "chip and injects noise); use --backend emulator, or vary: "
+                f"{', '.join(sorted(k for k in BRIAN2_KNOBS if not k.startswith('mismatch.')))}"
             )
 
 

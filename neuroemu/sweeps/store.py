@@ -91,7 +91,8 @@ def start_store(store: Path, spec: SweepSpec, resume: bool) -> dict[tuple[int, i
     old_spec, records = read_store(store) if (store.exists() or journal_dir(store).is_dir()) else (None, {})
     if old_spec is not None or records:
         if not resume:
-            raise NeuroemuError(f"{store} already holds a sweep; pass --resume to continue it or choose another output file")
+            raise NeuroemuError(f"{store} already holds a sweep; pass --resume to continue it or choose another output "
+                                "file")
         if old_spec is None or old_spec.to_json() != spec.to_json():
             raise NeuroemuError(
                 f"{store} holds a different sweep (other grid, chips, settings or seed); resume it with the same "

@@ -8,7 +8,8 @@ import numpy as np
 from neuroemu.sweeps.spec import SweepSpec
 
 
-def aggregate(spec: SweepSpec, records: dict[tuple[int, int], dict[str, Any]], fields: list[str] | None = None) -> list[dict[str, Any]]:
+def aggregate(spec: SweepSpec, records: dict[tuple[int, int], dict[str, Any]],
+              fields: list[str] | None = None) -> list[dict[str, Any]]:
     """One row per grid point: the point's parameters, chips done, and mean/std over chips of
     every numeric scalar field (``<field>_mean``, ``<field>_std``)."""
     rows = []

@@ -163,7 +163,8 @@ def test_duplicate_spikes_in_one_step_each_count(layer_ir, dt):
     expect = v_exact(t, on_grid(times, dt), [w] * 4, 10.0, 10.0)
     first = res.first_spike_times("out")[0, 0]
     before = t < min(first, 40.0)
-    np.testing.assert_allclose(res.traces.v_mV[0, 0, before], expect[before], rtol=0, atol=v_tol(dt, 10.0, 4 * w * 10.0))
+    np.testing.assert_allclose(res.traces.v_mV[0, 0, before], expect[before], rtol=0,
+                               atol=v_tol(dt, 10.0, 4 * w * 10.0))
 
 
 def test_trials_run_in_batches_through_one_network(layer_ir):

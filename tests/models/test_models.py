@@ -71,7 +71,8 @@ def lif_rhs(tau_m: float, tau_e: float, tau_i: float):
     return rhs
 
 
-@pytest.mark.parametrize("taus", [(10.0, 5.0, 2.0), (10.0, 10.0, 10.0), (3.0, 10.0, 10.0 * (1 + 1e-9)), (2.0, 1.0, 4.0)])
+@pytest.mark.parametrize("taus",
+                         [(10.0, 5.0, 2.0), (10.0, 10.0, 10.0), (3.0, 10.0, 10.0 * (1 + 1e-9)), (2.0, 1.0, 4.0)])
 @pytest.mark.parametrize("x", [0.01, 1.0, 7.5, -2.0])
 def test_free_evolution_solves_the_ode(taus, x: float) -> None:
     tau_m, tau_e, tau_i = taus
@@ -111,10 +112,12 @@ def test_dac_map_formula_and_round_trip(spec: _Map) -> None:
     codes = np.array([0.0, 1.0, 511.0, 1022.0])
     f = np.log if spec.map == "log" else (lambda z: z)
     y = f(spec.at_code_0) + (f(spec.at_code_max) - f(spec.at_code_0)) * codes / 1022.0
-    np.testing.assert_allclose(dac.value_at_code(spec, continuous, codes), np.exp(y) if spec.map == "log" else y, rtol=1e-12)
+    np.testing.assert_allclose(dac.value_at_code(spec, continuous, codes), np.exp(y) if spec.map == "log" else y,
+                               rtol=1e-12)
     lo, hi = dac.reach(spec)
     values = np.linspace(lo, hi, 9)[1:-1]
-    np.testing.assert_allclose(dac.value_at_code(spec, continuous, dac.nominal_code(spec, continuous, values)), values, rtol=1e-12)
+    np.testing.assert_allclose(dac.value_at_code(spec, continuous, dac.nominal_code(spec, continuous, values)), values,
+                               rtol=1e-12)
     codes_q = dac.nominal_code(spec, quantized, values)
     assert np.all(codes_q == np.rint(codes_q))
     back = dac.value_at_code(spec, quantized, codes_q)
@@ -131,7 +134,8 @@ def test_dac_mismatch_deviations() -> None:
     spec, d = _Map("log", 100.0, 0.3), _Dac(None, 1022)
     code = 400.0
     y = math.log(100.0) + 0.1 + (math.log(0.3) - math.log(100.0)) / 1022.0 * (1 + 0.05) * code
-    assert float(dac.value_at_code(spec, d, code, offset_dev=0.1, gain_dev=0.05)) == pytest.approx(math.exp(y), rel=1e-12)
+    value = float(dac.value_at_code(spec, d, code, offset_dev=0.1, gain_dev=0.05))
+    assert value == pytest.approx(math.exp(y), rel=1e-12)
 
 
 def test_dac_range_refusal() -> None:
