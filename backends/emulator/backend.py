@@ -10,29 +10,28 @@ import dataclasses
 import json
 import math
 import time
-
-import numba
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
 
+from neuroemu.backends.base import Backend
+from neuroemu.backends.emulator.chip import Chip
+from neuroemu.backends.emulator.effective import EffectiveNetwork, effective_network
+from neuroemu.backends.emulator.imperfections import Imperfections
+from neuroemu.backends.emulator.kernel import Events, Noise, Recording, Steps
+from neuroemu.backends.emulator.lowering import KernelNetwork, lower
+from neuroemu.backends.emulator.scheduler import event_order, level_events, simulate_range
+from neuroemu.backends.emulator.state import EmulatorState
+from neuroemu.backends.result import Result, node_traces, split_populations
 from neuroemu.compiler.translate import refuse_delays
 from neuroemu.errors import BackendError
 from neuroemu.ir.model import IR
 from neuroemu.spikes import SpikeTrains
 
-from neuroemu.backends.base import Backend
-from neuroemu.backends.emulator.chip import Chip
-from neuroemu.backends.emulator.dynamics import event_coefficients, simulate
-from neuroemu.backends.emulator.effective import EffectiveNetwork, effective_network
-from neuroemu.backends.emulator.imperfections import Imperfections
-from neuroemu.backends.emulator.state import EmulatorState
-from neuroemu.backends.result import Result, node_traces, split_populations
-
 #: step never coarser than this fraction of the shortest time constant: the third-order event
 #: moments around the step's midpoint then err by at most (0.125)^4 / 24 = 1e-5 of one weight
-#: (see dynamics.event_coefficients)
+#: (see events.event_coefficients)
 _DT_PER_TAU = 0.25
 #: total spike-buffer entries of one kernel call (all trials)
 _SPIKE_BUFFER = 4_000_000
@@ -44,85 +43,6 @@ def _rest(trials: int, n: int) -> dict[str, np.ndarray]:
             "refr": np.full((trials, n), -np.inf)}
 
 
-def _dense_rows(ptr: np.ndarray, tgt: np.ndarray, w: np.ndarray, rec: np.ndarray) -> np.ndarray:
-    """First target of every CSR row whose targets are one contiguous ascending range and whose
-    weights carry their receptor in their sign (exc >= 0, inh <= 0), else -1. The kernel
-    delivers such rows as one SIMD pass over the signed weights (see dynamics.py)."""
-    n_rows = len(ptr) - 1
-    first = np.full(n_rows, -1, np.int64)
-    lengths = np.diff(ptr)
-    rows = np.flatnonzero(lengths > 0)
-    if len(rows) == 0:
-        return first
-    step_ok = np.ones(len(tgt), bool)
-    step_ok[1:] = np.diff(tgt) == 1
-    step_ok[ptr[rows]] = True  # the first synapse of a row starts its range
-    step_ok &= np.where(rec == 0, w >= 0.0, w <= 0.0)
-    bad = np.add.reduceat(~step_ok, ptr[rows]) > 0
-    first[rows[~bad]] = tgt[ptr[rows[~bad]]]
-    return first
-
-
-def _levels(n_lif: int, pre_lif: np.ndarray, post_lif: np.ndarray) -> list[tuple[int, int]]:
-    """Feed-forward levels of the LIF neurons as contiguous index ranges, in the order they run.
-
-    A neuron's level is 0 without LIF inputs, else one more than its highest LIF input. When
-    every level is a contiguous range of LIF indices in increasing order (layers added in
-    order), the levels run one after another and a level receives the spikes of the levels
-    below at their exact times. Otherwise (recurrent connections, or layers out of order) the
-    whole network runs at once and an on-chip spike reaches a neuron that has already finished
-    the step at the next step: crossings it causes in the same step are found up to one step late.
-    """
-    from_lif = pre_lif >= 0
-    src, dst = pre_lif[from_lif].astype(np.int64), post_lif[from_lif].astype(np.int64)
-    if len(src) == 0 or np.any(src >= dst):  # levels ascending with the index need src < dst
-        return [(0, n_lif)]
-    level = np.zeros(n_lif, np.int64)
-    while True:  # longest-path relaxation (src < dst: no cycle, ends after the depth)
-        new = level.copy()
-        np.maximum.at(new, dst, level[src] + 1)
-        if np.array_equal(new, level):
-            break
-        level = new
-    if np.any(np.diff(level) < 0):  # some level is not one ascending index range
-        return [(0, n_lif)]
-    cuts = np.flatnonzero(np.diff(level)) + 1
-    bounds = [0, *cuts.tolist(), n_lif]
-    return list(zip(bounds[:-1], bounds[1:]))
-
-
-def _level_events(feeds: np.ndarray, inputs: tuple, parts_t: list, parts_n: list, parts_trial: list,
-                  lif_nodes: np.ndarray, trials: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Events reaching one level (times µs, global nodes, per-trial start index), sorted by
-    (trial, time, node): the input events and the spikes of lower levels from nodes in ``feeds``.
-    Each source is sorted already; only several sources need a merge."""
-    sources = []
-    for t, n, tr in [inputs, *((t, lif_nodes[n].astype(np.int32), tr) for t, n, tr in zip(parts_t, parts_n, parts_trial))]:
-        keep = feeds[n]
-        if keep.any():
-            sources.append((t[keep], n[keep], tr[keep]))
-    if not sources:
-        return np.zeros(0), np.zeros(0, np.int32), np.zeros(trials + 1, np.int64)
-    if len(sources) == 1:
-        t, n, tr = sources[0]
-    else:
-        t, n, tr = (np.concatenate(x) for x in zip(*sources))
-        order = np.lexsort((n, t, tr))
-        t, n, tr = t[order], n[order], tr[order]
-    return t, n.astype(np.int32), np.searchsorted(tr, np.arange(trials + 1)).astype(np.int64)
-
-
-def _order(trial: np.ndarray, t: np.ndarray, ticks: np.ndarray | None, idx: np.ndarray, n_idx: int,
-           trials: int) -> np.ndarray:
-    """Permutation sorting events by (trial, time, idx). With clock ticks (time = tick x clock
-    period) one int64 key (trial, tick, idx) and a single argsort when it fits, else lexsort."""
-    if ticks is not None:
-        n_ticks = float(ticks.max(initial=0.0)) + 1.0
-        if trials * n_ticks * n_idx < 2.0**62:
-            return np.argsort((trial.astype(np.int64) * int(n_ticks) + ticks.astype(np.int64)) * n_idx + idx)
-    return np.lexsort((idx, t, trial))
-
-
 @dataclass
 class _Plan:
     ir: IR
@@ -130,16 +50,11 @@ class _Plan:
     hw: object
     eff: EffectiveNetwork
     imp: dict
-    ptr: np.ndarray
-    tgt: np.ndarray
-    rec: np.ndarray
-    w: np.ndarray
-    dense_first: np.ndarray
-    dt: float
-    co: np.ndarray  # (16, n_lif) event coefficients for dt (dynamics.event_coefficients)
-    levels: list[tuple[int, int]]  # LIF index ranges run one after another (see _levels)
-    splittable: bool  # no LIF neuron feeds another of its level: a trial may be split by neurons
-    feeds: np.ndarray  # (levels, nodes) bool: the node has synapses onto the level (layered runs only)
+    knet: KernelNetwork
+
+    @property
+    def dt(self) -> float:
+        return self.knet.dt
 
 
 class EmulatorBackend(Backend):
@@ -196,33 +111,16 @@ class EmulatorBackend(Backend):
         key = (id(ir), ir.provenance.created, repr(self.imperfections), id(self.calibration), self.dt_us, self.grid_us)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
-        net = ir.network
-        syn = net.synapses
-        refuse_delays(net, "the emulated chip", "every spike arrives after the chip's fixed latency: leave the delay "
-                      "unset, or run it on the brian2 backend in mode ideal or as-deployed")
+        refuse_delays(ir.network, "the emulated chip", "every spike arrives after the chip's fixed latency: leave "
+                      "the delay unset, or run it on the brian2 backend in mode ideal or as-deployed")
         chip = self.chip_for(ir)
         hw = chip.hardware
         eff = effective_network(ir, chip, self.imperfections, self.codes(ir, chip))
-        post = net.lif_index()[syn.post].astype(np.int32)
-        pre_lif = net.lif_index()[syn.pre]
-        by_pre = np.lexsort((post, syn.pre))  # CSR by presynaptic node, rows sorted by target
-        ptr = np.zeros(net.n_nodes + 1, np.int64)
-        np.add.at(ptr, syn.pre.astype(np.int64) + 1, 1)
-        ptr = np.cumsum(ptr)
-        tgt = post[by_pre]
-        w = eff.weight[by_pre]
-        rec = syn.receptor[by_pre].astype(np.int8)
+        imp = self.imperfections.effective(hw)
         taus = np.concatenate([eff.tau_mem, eff.tau_syn_exc, eff.tau_syn_inh])
-        plan = _Plan(
-            ir=ir, chip=chip, hw=hw, eff=eff, imp=self.imperfections.effective(hw), ptr=ptr, tgt=tgt, rec=rec, w=w,
-            dense_first=_dense_rows(ptr, tgt, w, rec),
-            dt=(dt := self.dt_us or self._default_dt(hw.timing.dt_us, float(taus.min()))),
-            co=event_coefficients(dt, 1.0 / eff.tau_mem, 1.0 / eff.tau_syn_exc, 1.0 / eff.tau_syn_inh),
-            levels=(levels := _levels(net.n_lif, pre_lif, post)),
-            splittable=len(levels) > 1 or not np.any(pre_lif >= 0),
-            feeds=np.array([np.isin(np.arange(net.n_nodes), syn.pre[(post >= lo) & (post < hi)])
-                            for lo, hi in levels]) if len(levels) > 1 else np.ones((1, net.n_nodes), bool),
-        )
+        dt = self.dt_us or self._default_dt(hw.timing.dt_us, float(taus.min()))
+        plan = _Plan(ir=ir, chip=chip, hw=hw, eff=eff, imp=imp,
+                     knet=lower(ir, eff, dt, float(imp["membrane_noise_V"])))
         self._cache = (key, plan)
         return plan
 
@@ -243,7 +141,7 @@ class EmulatorBackend(Backend):
             ticks = np.floor(ev_time / t_res)
             ev_time = ticks * t_res  # FPGA playback on its clock
         if len(times) > 1:  # one population's trains are already sorted by (trial, time)
-            order = _order(ev_trial, ev_time, ticks, ev_node, net.n_nodes, trials)
+            order = event_order(ev_trial, ev_time, ticks, ev_node, net.n_nodes, trials)
             ev_time, ev_node, ev_trial = ev_time[order], ev_node[order], ev_trial[order]
         return ev_time, ev_node, np.searchsorted(ev_trial, np.arange(trials + 1)).astype(np.int64)
 
@@ -258,7 +156,8 @@ class EmulatorBackend(Backend):
         hw, eff = plan.hw, plan.eff
         arrays = _rest(trials, ir.network.n_lif)
         if v_mV is not None:
-            arrays["v"] = np.asarray(hw.chip_voltage_V(self.initial_v_mV(ir, trials, v_mV)), float) - eff.v_leak[None, :]
+            v_chip = np.asarray(hw.chip_voltage_V(self.initial_v_mV(ir, trials, v_mV)), float)
+            arrays["v"] = v_chip - eff.v_leak[None, :]
         t_us = float(hw.chip_time_us(time_ms))
         step = int(round(t_us / plan.dt))
         if abs(step * plan.dt - t_us) > 1e-9 * max(1.0, t_us):
@@ -323,7 +222,8 @@ class EmulatorBackend(Backend):
         t_end = t_start + duration
         # absolute input times; a continued run delivers those from its start on, and leaves
         # those from its end on to the run that continues it
-        resolved = {name: trains.between(t_start, t_end) for name, trains in self.resolve_inputs(ir, inputs, trials).items()}
+        resolved = {name: trains.between(t_start, t_end)
+                    for name, trains in self.resolve_inputs(ir, inputs, trials).items()}
         ev_time, ev_node, ev_ptr = self._events(ir, hw, resolved, trials, t_res)
         chip_us = float(hw.chip_time_us(duration))
         dt = plan.dt
@@ -336,24 +236,24 @@ class EmulatorBackend(Backend):
         # spike buffers: generous for few trials, bounded in total; overflowing trials rerun alone
         max_per_trial = int(net.n_lif * (chip_us / max(float(eff.tau_refrac.min(initial=np.inf)), dt) + 1))
         cap = int(np.clip(max_per_trial, 64, max(64, _SPIKE_BUFFER // trials)))
-        layered = len(plan.levels) > 1
+        knet = plan.knet
+        layered = len(knet.levels) > 1
         # layered: a level's spikes feed the next at their exact times; the readout clock is
         # applied to all recorded spikes afterwards
-        args_before = (int(seed), eff.v_leak, eff.v_reset, eff.v_thresh, eff.tau_mem, eff.tau_syn_exc, eff.tau_syn_inh,
-                       eff.tau_refrac, eff.dead, float(imp["membrane_noise_V"]), float(imp["threshold_jitter_V"]),
-                       float(imp["spike_time_jitter_us"]), 0.0 if layered else float(t_res), plan.ptr, plan.tgt,
-                       plan.rec, plan.w, plan.dense_first, net.lif_nodes.astype(np.int64), plan.co)
+        noise = Noise(int(seed), float(imp["threshold_jitter_V"]), float(imp["spike_time_jitter_us"]),
+                      0.0 if layered else float(t_res))
+        steps = Steps(int(s0), int(n_steps), float(dt))
+        rec = Recording(rec_idx, rec_every)
         parts_t, parts_n, parts_trial = [], [], []
         if layered:
             ev_trial = np.repeat(np.arange(trials, dtype=np.int32), np.diff(ev_ptr))
             inputs_l = (ev_time, ev_node, ev_trial)
-        for level, (lo, hi) in enumerate(plan.levels if n_steps > 0 else []):
+        for level, (lo, hi) in enumerate(knet.levels if n_steps > 0 else []):
             if layered:  # the level's events: inputs and lower levels' spikes that reach it
-                ev_time, ev_node, ev_ptr = _level_events(plan.feeds[level], inputs_l, parts_t, parts_n, parts_trial,
-                                                         net.lif_nodes, trials)
-            t_l, n_l, trial_l = self._simulate_range(plan, args_before, (ev_time, ev_node, s0, n_steps, float(dt),
-                                                                         rec_idx, rec_every), ev_ptr, lo, hi, trials,
-                                                     cap, traces, st, state is None)
+                ev_time, ev_node, ev_ptr = level_events(knet.feeds[level], inputs_l, parts_t, parts_n, parts_trial,
+                                                        net.lif_nodes, trials)
+            t_l, n_l, trial_l = simulate_range(knet, noise, Events(ev_time, ev_node), ev_ptr, steps, rec, lo, hi,
+                                               trials, cap, traces, st, state is None)
             parts_t.append(t_l)
             parts_n.append(n_l)
             parts_trial.append(trial_l)
@@ -365,7 +265,7 @@ class EmulatorBackend(Backend):
             if t_res > 0:
                 ticks = np.floor(t_us / t_res)
                 t_us = ticks * t_res
-            order = _order(trial, t_us, ticks, nrn, net.n_lif, trials)
+            order = event_order(trial, t_us, ticks, nrn, net.n_lif, trials)
             t_us, nrn, trial = t_us[order], nrn[order], trial[order]
         t_ms = np.asarray(hw.bio_time_ms(t_us), float)
         if state is not None and len(state.late_ms):  # spikes the previous run found past its end belong here
@@ -378,7 +278,8 @@ class EmulatorBackend(Backend):
         # are reported by the run that continues from the returned state
         late = t_ms > t_end
         end_state = self._state(hw, eff, t_end, seed, s0 + n_steps, dt, st, late=(
-            ("late_ms", t_ms[late]), ("late_lif", nrn[late].astype(np.int32)), ("late_trial", trial[late].astype(np.int32))))
+            ("late_ms", t_ms[late]), ("late_lif", nrn[late].astype(np.int32)),
+            ("late_trial", trial[late].astype(np.int32))))
         keep = ~late
         t_ms, nrn, trial = t_ms[keep], nrn[keep], trial[keep]
         wall = time.perf_counter() - start
@@ -386,72 +287,6 @@ class EmulatorBackend(Backend):
                               duration, trials, seed, wall, imp, s0)
         result.state = end_state
         return result
-
-    def _simulate_range(self, plan: "_Plan", args_before: tuple, args_after: tuple, ev_ptr: np.ndarray, lo: int,
-                        hi: int, trials: int, cap: int, traces: np.ndarray, st: dict[str, np.ndarray], fresh: bool):
-        """Spikes (µs, LIF indices, trials; sorted by trial, time, neuron) of LIF neurons [lo, hi)
-        for all trials; adds their membrane traces to ``traces`` and advances the state arrays
-        ``st`` (trials, n_lif) of those neurons to the end of the run."""
-        # few trials and no LIF -> LIF synapses inside the range: split trials into neuron ranges
-        chunks = 1
-        threads = numba.get_num_threads()
-        if trials < threads and plan.splittable:
-            chunks = max(1, min(threads // trials, (hi - lo) // 32))
-        bounds = np.linspace(lo, hi, chunks + 1).astype(np.int64)
-        todo = np.arange(trials, dtype=np.int64)
-        got_t: list[np.ndarray] = []  # spikes of finished trials: times (µs), LIF indices, trials
-        got_n: list[np.ndarray] = []
-        got_trial: list[np.ndarray] = []
-        while len(todo):
-            job_trial = np.repeat(todo, chunks)
-            job_lo = np.tile(bounds[:-1], len(todo))
-            job_hi = np.tile(bounds[1:], len(todo))
-            n_jobs = len(job_trial)
-            out_time = np.empty((n_jobs, cap))  # the kernel writes the first out_count entries
-            out_neuron = np.empty((n_jobs, cap), np.int32)
-            out_count = np.zeros(n_jobs, np.int64)
-            tr = np.zeros((n_jobs,) + traces.shape[1:])
-            # the kernel advances st in place; a trial that overflows its spike buffer reruns from
-            # its start: from rest (fresh runs) or from a copy of its rows
-            backup = None if fresh else {name: arr[todo, lo:hi].copy() for name, arr in st.items()}
-            simulate(*args_before, job_trial, job_lo, job_hi, ev_ptr[job_trial], ev_ptr[job_trial + 1], *args_after,
-                     out_time, out_neuron, out_count, tr, st["v"], st["ie"], st["ii"], st["refr"], fresh)
-            ok_job = (out_count <= cap).reshape(len(todo), chunks)
-            ok = ok_job.all(axis=1)
-            if not fresh and not ok.all():
-                for name, arr in st.items():
-                    arr[todo[~ok], lo:hi] = backup[name][~ok]
-            if chunks == 1:  # whole trials: each job's spikes are sorted, gather them at once
-                sel = np.flatnonzero(ok)
-                counts = out_count[sel]
-                filled = np.arange(cap)[None, :] < counts[:, None]
-                if len(sel) == n_jobs:
-                    got_t.append(out_time[filled])
-                    got_n.append(out_neuron[filled])
-                else:
-                    got_t.append(out_time[sel][filled])
-                    got_n.append(out_neuron[sel][filled])
-                got_trial.append(np.repeat(todo[sel].astype(np.int32), counts))
-                traces[todo[sel]] += tr[sel]  # levels fill disjoint neuron rows
-            else:
-                for i in np.flatnonzero(ok):
-                    jobs = range(i * chunks, (i + 1) * chunks)
-                    t_ = np.concatenate([out_time[j, :out_count[j]] for j in jobs])
-                    n_ = np.concatenate([out_neuron[j, :out_count[j]] for j in jobs])
-                    order = np.lexsort((n_, t_))
-                    got_t.append(t_[order])
-                    got_n.append(n_[order])
-                    got_trial.append(np.full(len(t_), todo[i], np.int32))
-                    traces[todo[i]] += tr[i * chunks:(i + 1) * chunks].sum(axis=0)  # disjoint neuron rows
-            todo = todo[~ok]
-            cap = int(out_count.max(initial=0)) + 16
-        t_us = np.concatenate(got_t) if got_t else np.zeros(0)
-        nrn = np.concatenate(got_n) if got_n else np.zeros(0, np.int32)
-        trial = np.concatenate(got_trial) if got_trial else np.zeros(0, np.int32)
-        if len(got_t) > 1:  # trials finished in several passes: order by trial
-            order = np.argsort(trial, kind="stable")
-            t_us, nrn, trial = t_us[order], nrn[order], trial[order]
-        return t_us, nrn, trial
 
     def _result(self, ir, hw, chip, t_ms, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
                 duration, trials, seed, wall, imp, s0) -> Result:
@@ -464,7 +299,8 @@ class EmulatorBackend(Backend):
             times_ms = hw.bio_time_ms((s0 + np.arange(n_samples) * rec_every) * dt)
             tr = node_traces(net, rec_nodes, times_ms, hw.bio_voltage_mV(traces), traces)
         info = {
-            "chip_seed": chip.seed, "calibrated": self.calibration is not None or getattr(ir, "calibration", None) is not None,
+            "chip_seed": chip.seed,
+            "calibrated": self.calibration is not None or getattr(ir, "calibration", None) is not None,
             "imperfections_on": self.imperfections.switches(hw), "imperfections": imp, "dt_us": dt,
         }
         return Result(

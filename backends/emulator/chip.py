@@ -20,13 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from neuroemu.backends.emulator.imperfections import Imperfections
 from neuroemu.errors import BackendError
 from neuroemu.hardware import HardwareConfig, hardware_from_json, load_hardware
 from neuroemu.hardware.config import PARAMETERS
-from neuroemu.models.dac import nominal_code, value_at_code
 from neuroemu.hdf5 import create, open_checked, serialize
-
-from neuroemu.backends.emulator.imperfections import Imperfections
+from neuroemu.models.dac import nominal_code, value_at_code
 
 #: Spawn keys of the independent streams: changing one component never changes another.
 _STREAMS = {"offset": 0, "gain": 1, "row_gain": 2, "synapse": 3, "dead": 4}

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neuroemu.backends.emulator.chip import Chip
+from neuroemu.backends.emulator.imperfections import Imperfections
 from neuroemu.errors import BackendError
 from neuroemu.hardware.config import PARAMETERS
 from neuroemu.ir.model import EXC, INH, IR
-
-from neuroemu.backends.emulator.chip import Chip
-from neuroemu.backends.emulator.imperfections import Imperfections
 
 
 @dataclass
@@ -48,7 +47,8 @@ def circuit_codes(ir: IR, chip: Chip, codes: dict[str, np.ndarray] | None = None
         if codes is not None and name in codes:
             c = np.asarray(codes[name], float)
             if c.shape != (hw.neurons.circuits,):
-                raise BackendError(f"calibration codes for {name}: expected {hw.neurons.circuits} circuits, got {c.shape}")
+                raise BackendError(
+                    f"calibration codes for {name}: expected {hw.neurons.circuits} circuits, got {c.shape}")
             out[name] = c
             continue
         target = ir.targets.get(name)
@@ -63,7 +63,8 @@ def effective_network(ir: IR, chip: Chip, imperfections: Imperfections = Imperfe
     hw = chip.hardware
     if hw.content_hash != ir.provenance.hardware_hash:
         raise BackendError(
-            f"the IR was compiled for hardware '{ir.provenance.hardware_name}' (config {ir.provenance.hardware_hash[:12]}); "
+            f"the IR was compiled for hardware '{ir.provenance.hardware_name}' "
+            f"(config {ir.provenance.hardware_hash[:12]}); "
             f"this chip is '{hw.name}' (config {hw.short_hash}): compile the network for '{hw.name}'"
         )
     cph = hw.neurons.circuits_per_hemisphere
@@ -105,7 +106,8 @@ def effective_network(ir: IR, chip: Chip, imperfections: Imperfections = Imperfe
     circuit = h * cph + pl.syn_column
     gain = np.where(syn.receptor == EXC, analog["input_gain_exc"][circuit], analog["input_gain_inh"][circuit])
     sign = np.where(syn.receptor == INH, -1.0, 1.0)
-    weight = sign * ir.weights.code * row_gain[h, pl.syn_row] * syn_factor[h, pl.syn_row, pl.syn_column] * gain / size[post]
+    weight = (sign * ir.weights.code * row_gain[h, pl.syn_row] * syn_factor[h, pl.syn_row, pl.syn_column] * gain
+              / size[post])
     return EffectiveNetwork(
         v_leak=v_leak, v_reset=analog["v_reset"][first], v_thresh=analog["v_thresh"][first],
         tau_mem=tau_mem, tau_syn_exc=tau_e, tau_syn_inh=tau_i, tau_refrac=analog["tau_refrac"][first],

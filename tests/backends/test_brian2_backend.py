@@ -228,7 +228,8 @@ def test_no_emulator_code_in_the_brian2_backend():
                 assert names <= {"EmulatorBackend", "Imperfections", "Chip"}, (path.name, names)
                 assert path.name == "backend.py", path.name
         text = path.read_text()
-        for physics in ("kernel_p", "emulator.dynamics", "effective_network", "to_bio"):
+        for physics in ("kernel_p", "emulator.kernel", "emulator.crossing", "emulator.events", "effective_network",
+                        "to_bio"):
             assert physics not in text, (path.name, physics)
 
 

@@ -287,7 +287,7 @@ def test_layers_receive_spikes_at_their_exact_times():
                              timing=dataclasses.replace(bss2.timing, timestamp_resolution_us=None))
     ir = compile_network(net, hw)
     be = EmulatorBackend(imperfections=Imperfections.none())
-    assert be._plan(ir).levels == [(0, n_hid), (n_hid, n_hid + n_out)]
+    assert be._plan(ir).knet.levels == [(0, n_hid), (n_hid, n_hid + n_out)]
     res = be.run(ir, {"in": SpikeTrains.from_first_spike_times(t_in)}, duration=80.0, trials=trials)
     lif = LIFParams(10.0, 10.0, -65.0, -50.0, 1.0)
     hid = first_spike_times(w1, t_in, lif)
@@ -300,7 +300,7 @@ def test_layers_receive_spikes_at_their_exact_times():
 
 
 def test_levels_of_feedforward_recurrent_and_unordered_networks():
-    from neuroemu.backends.emulator.backend import _levels
+    from neuroemu.backends.emulator.lowering import _levels
 
     assert _levels(5, np.array([-1, -1, 0, 1]), np.array([0, 1, 3, 4])) == [(0, 3), (3, 5)]
     assert _levels(4, np.array([-1, 0, 1, 2]), np.array([0, 1, 2, 3])) == [(0, 1), (1, 2), (2, 3), (3, 4)]
