@@ -1,4 +1,4 @@
-"""The one implementation of the emulated chip's neuron dynamics (numba).
+"""The kernel: the one implementation of the emulated chip's neuron dynamics (numba).
 
 Current-based LIF with exponential excitatory and inhibitory synaptic currents, in chip time
 (µs) and chip potentials (V), state relative to each neuron's leak potential::
@@ -6,18 +6,20 @@ Current-based LIF with exponential excitatory and inhibitory synaptic currents, 
     dV/dt = -V / tau_mem + I_exc + I_inh        (I: current over membrane capacitance, V/µs)
     dI_x/dt = -I_x / tau_syn_x,                 I_x += w at each input event (w in V/µs)
 
-Integration is exact for the linear sub-threshold dynamics: every step of ``dt`` applies the
-closed-form propagator. Events arrive at exact (off-grid) times: an event ``u`` µs before the
-end of its step contributes ``w e^{-u/tau_syn}`` to I and ``w P(u)`` to V, which is accumulated
-per neuron as the moments ``sum w, sum w u, sum w u^2`` (second-order Taylor expansion; error
-O((u/tau)^3), below 1e-6 of a weight at dt = tau/100). Spikes of on-chip neurons are delivered
-in the step after they occur, at their exact times (the backend runs feed-forward levels one
-after another, so a layer receives the spikes of the layers below within their step). A
-threshold crossing inside a step without events is located by cubic Hermite interpolation of V
-between the step's ends (V and dV/dt known exactly); after events, by safeguarded Newton on the
-exact trajectory from the neuron's last event (or an event-by-event replay of the step). After
-a spike V is clamped to the reset potential for the refractory time, which may end inside a
-step (handled exactly).
+Each step of ``dt`` propagates every neuron exactly (closed-form propagator, SIMD) and adds the
+step's input events at their exact times through third-order moments (events.py; remainder
+below (dt/2)^4/(24 tau^4) of a weight). Crossings: a cheap upper bound of V over the step
+(V(t) <= V* + (V(t0) - V*) e^{-(t - t0)/tau_m}, V* = tau_m times a bound of the summed currents,
+which only decay between events; exc events only add, inh events only subtract) selects the
+neurons that may reach threshold; for them the step is replayed event by event exactly from its
+start (:func:`_replay`), and every free segment between events is searched with
+:func:`~neuroemu.backends.emulator.crossing.segment_crossing`, which finds every crossing, also
+one that ends inside the step. Spikes are then taken in time order: each is delivered to its
+on-chip targets within the step at its exact time, and the crossings of the neurons it reaches
+are searched again (no one-step lag in recurrent networks; feed-forward levels run one after
+another, see scheduler.py). After a spike V is held at the reset potential for the refractory
+time, which may end inside a step (handled exactly). A membrane set exactly at threshold fires
+only if it is not falling (as a threshold checked after each step in Brian2 or NEST sees it).
 
 Noise: membrane noise is an Ornstein-Uhlenbeck process through the leak (stationary std
 ``sigma_mem``), threshold jitter is a per-trial, per-neuron threshold offset, spike-time
@@ -118,7 +120,7 @@ class Work(NamedTuple):
     l_node: np.ndarray
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def _replay(k, t0, t1, t_free, v, a, b, v_reset, thr, inv_tm, inv_te, inv_ti, l_time, l_node, m, syn):
     """Exact trajectory of neuron ``k`` (global LIF index) over the step [t0, t1) from its state
     (v, a, b) at t0, through the step's events onto it (``l_time/l_node[:m]``, sorted by time), with
@@ -376,7 +378,7 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
     return count
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def _candidate(k, k_lo, t0, t1, t_free, m, m_in, wk, nr, syn) -> float:
     """Next crossing time of local neuron ``k`` in the step (-1: none) by an exact replay from the
     step start, writing its exact end-of-step state into v/ie/ii (the step's membrane-noise
@@ -416,12 +418,23 @@ def _candidate(k, k_lo, t0, t1, t_free, m, m_in, wk, nr, syn) -> float:
         hb = t1 - t_last
         vl, _, al, bl = _free(-hb, v[k] - noise[k], ie[k], ii[k], inv_tm[k], inv_te[k], inv_ti[k])
         if vl < thr[k]:
-            vs = _current_bound(iprev_e[k], iprev_i[k], ie[k], math.exp(-(t1 - t0) * inv_te[k]),
-                                math.exp((t1 - t0) * inv_te[k]), math.exp(-(t1 - t0) * (inv_ti[k] - inv_te[k])))
-            vs /= inv_tm[k]
-            v0 = vprev[k]
-            ub = max(vs + (v0 - vs) * math.exp(-(t_last - t0) * inv_tm[k]), v0)
-            if t_last == t0 or ub < thr[k]:
+            # no crossing before t_last when V's upper bound stays below threshold (weak drive), or
+            # when even the least current there holds V above threshold (strong drive: V could not
+            # come back down through threshold, dV/dt >= -thr/tau_m + I_min > 0 at V = thr, so
+            # V(t_last) < thr means it never got there): I_exc only decays from t0 and exc events
+            # add, I_inh only decays towards t_last and inh events subtract
+            lag = t_last - t0
+            a0 = iprev_e[k]
+            i_min = min(a0 * math.exp(-lag * inv_te[k]), a0) + min(bl * math.exp(lag * inv_ti[k]), bl)
+            strong = i_min > thr[k] * inv_tm[k]
+            ub = thr[k]
+            if not strong and t_last > t0:
+                vs = _current_bound(a0, iprev_i[k], ie[k], math.exp(-(t1 - t0) * inv_te[k]),
+                                    math.exp((t1 - t0) * inv_te[k]), math.exp(-(t1 - t0) * (inv_ti[k] - inv_te[k])))
+                vs /= inv_tm[k]
+                v0 = vprev[k]
+                ub = max(vs + (v0 - vs) * math.exp(-lag * inv_tm[k]), v0)
+            if t_last == t0 or strong or ub < thr[k]:
                 x = segment_crossing(vl, al, bl, thr[k], hb, inv_tm[k], inv_te[k], inv_ti[k])
                 if x >= 0.0:
                     return t_last + x

@@ -61,7 +61,7 @@ def test_membrane_trace_matches_analytic_psp():
     s = np.clip(t - 5.0, 0, None)
     tm, ts = 10.0, 5.0
     expect = -65.0 + 0.8 / 1.0 * ts * tm / (tm - ts) * (np.exp(-s / tm) - np.exp(-s / ts))
-    np.testing.assert_allclose(res.traces.v_mV[0, 0], expect, atol=1e-4)  # event moments: O((dt/tau)^3)
+    np.testing.assert_allclose(res.traces.v_mV[0, 0], expect, atol=1e-6)  # event moments: O((dt/2 tau)^4)
     assert res.traces.v_chip_V[0, 0, 0] == pytest.approx(0.42)
 
 

@@ -95,8 +95,8 @@ def test_cubali_readout_membrane_follows_its_ode():
             x = np.maximum(t - t0, 0.0)
             amp = R * W_IN * W[:, j] / (TAU_S - TAU_M)
             want += amp[:, None] * (np.exp(-x / TAU_S[:, None]) - np.exp(-x / TAU_M[:, None]))
-    # the emulator's event integration errs by < 6e-4 of one input's charge (backends/emulator/dynamics.py)
-    np.testing.assert_allclose(v, want, atol=1e-4)
+    # the emulator's event moments err by < (dt/2)^4/(24 tau^4) of one input's charge (backends/emulator/events.py)
+    np.testing.assert_allclose(v, want, atol=1e-6)
 
 
 def test_affine_bias_is_a_constant_current():
