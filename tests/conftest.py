@@ -1,6 +1,7 @@
 """Shared fixtures: small networks and configs used across the suite."""
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -63,6 +64,18 @@ def yy_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "yy.h5"
     save_model(model, path)
     return path, model
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """Leave the logging configuration as each test found it: a library that configures the root
+    logger (PyNN's scenarios set it to DEBUG on the captured stderr) would otherwise make later
+    numba debug messages fail on a closed stream and print into other tests' CLI output."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session", autouse=True)
