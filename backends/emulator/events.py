@@ -13,8 +13,14 @@ import math
 
 import numba as nb
 import numpy as np
+from numba.core.cpu import CPUTargetOptions
 
 from neuroemu.models.psp import kernel_p
+
+#: numba options compiling a function without reference counting of its arrays (numba's
+#: private ``_nrt`` option; where a numba version lacks it, functions compile with NRT as usual).
+#: Only for functions that allocate nothing and return no array.
+NO_NRT = {"_nrt": False} if hasattr(CPUTargetOptions, "_nrt") else {}
 
 #: rows of the event-coefficient table (see :func:`event_coefficients`): V from exc, V from
 #: inh, I_exc, I_inh; four Taylor orders each
@@ -66,7 +72,8 @@ def _add_scatter(node, d, ptr, tgt, rec, w, v, ie, ii, co, k_lo):
             ii[k] += wj * (co[_II, k] + d * co[_II + 1, k] + d2 * co[_II + 2, k] + d3 * co[_II + 3, k])
 
 
-@nb.njit(cache=True)
+# (without NRT: its 23 views of arrays are not reference counted, an atomic operation each)
+@nb.njit(cache=True, **NO_NRT)
 def _add_dense(gj, gd, ng, k0, m, w, zero, v, ie, ii, co, k_lo):
     """Add ``ng`` (1-4) events of rows that all target the contiguous range [k0, k0 + m), the
     i-th starting at synapse ``gj[i]``, ``gd[i]`` µs after the step's midpoint, to the end-of-step

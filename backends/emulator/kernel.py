@@ -36,10 +36,11 @@ import numba as nb
 import numpy as np
 
 from neuroemu.backends.emulator.crossing import _current_bound, _hermite_root, _start_crossing, segment_crossing
-from neuroemu.backends.emulator.events import _add_dense, _insert_event, _push, _synapse_index, _weights_onto
+from neuroemu.backends.emulator.events import NO_NRT, _add_dense, _insert_event, _push, _synapse_index, _weights_onto
 from neuroemu.backends.emulator.lowering import Neurons
 from neuroemu.backends.emulator.random import _GOLD, approx_normal_hashed, mix32, normal, stream_key
 from neuroemu.models.psp import free as _free
+from neuroemu.models.psp import kernel_p_from
 
 _STREAM_MEMBRANE, _STREAM_THRESHOLD, _STREAM_JITTER = 1, 2, 3
 
@@ -104,24 +105,9 @@ class State(NamedTuple):
     refr: np.ndarray
 
 
-class Work(NamedTuple):
-    """One step of one job: state at its start (vprev, iprev_*) and end (v, ie, ii), the
-    membrane-noise increments, per-trial thresholds, the step's event list."""
-
-    vprev: np.ndarray
-    iprev_e: np.ndarray
-    iprev_i: np.ndarray
-    v: np.ndarray
-    ie: np.ndarray
-    ii: np.ndarray
-    noise: np.ndarray
-    thr: np.ndarray
-    l_time: np.ndarray
-    l_node: np.ndarray
-
-
 @nb.njit(inline="always", cache=True)
-def _replay(k, t0, t1, t_free, v, a, b, v_reset, thr, inv_tm, inv_te, inv_ti, l_time, l_node, m, syn):
+def _replay(k, t0, t1, t_free, v, a, b, v_reset, thr, inv_tm, inv_te, inv_ti, l_time, l_node, m, ptr, tgt, rec, w,
+            dense_first):
     """Exact trajectory of neuron ``k`` (global LIF index) over the step [t0, t1) from its state
     (v, a, b) at t0, through the step's events onto it (``l_time/l_node[:m]``, sorted by time), with
     V held at ``v_reset`` until ``t_free`` (end of a refractory period). Returns (tc, v, a, b):
@@ -136,7 +122,7 @@ def _replay(k, t0, t1, t_free, v, a, b, v_reset, thr, inv_tm, inv_te, inv_ti, l_
     while True:
         we, wi = 0.0, 0.0
         while i < m:  # the next event onto k
-            we, wi = _weights_onto(l_node[i], k, syn.ptr, syn.tgt, syn.rec, syn.w, syn.dense_first)
+            we, wi = _weights_onto(l_node[i], k, ptr, tgt, rec, w, dense_first)
             if we != 0.0 or wi != 0.0:
                 break
             i += 1
@@ -152,11 +138,21 @@ def _replay(k, t0, t1, t_free, v, a, b, v_reset, thr, inv_tm, inv_te, inv_ti, l_
             a *= math.exp(-h * inv_te)
             b *= math.exp(-h * inv_ti)
         elif h > 0.0:
-            x = _start_crossing(v, a, b, thr, h, inv_tm, inv_te, inv_ti)
-            if x >= 0.0:
-                vx, _, ax, bx = _free(x, v, a, b, inv_tm, inv_te, inv_ti)
-                return ta + x, vx, ax, bx
-            v, _, a, b = _free(h, v, a, b, inv_tm, inv_te, inv_ti)
+            # the segment's three decays serve both the bound of V on it (crossing.py's
+            # _upper_bound) and its end state; only a segment the bound cannot clear is searched
+            em = math.exp(-h * inv_tm)
+            ee = math.exp(-h * inv_te)
+            ei = math.exp(-h * inv_ti)
+            vs = ((a if a >= 0.0 else a * ee) + (b if b >= 0.0 else b * ei)) / inv_tm
+            ub = v if vs <= v else vs + (v - vs) * em
+            if ub >= thr:
+                x = _start_crossing(v, a, b, thr, h, inv_tm, inv_te, inv_ti)
+                if x >= 0.0:
+                    vx, _, ax, bx = _free(x, v, a, b, inv_tm, inv_te, inv_ti)
+                    return ta + x, vx, ax, bx
+            v = v * em + kernel_p_from(h, em, ee, inv_te - inv_tm) * a + kernel_p_from(h, em, ei, inv_ti - inv_tm) * b
+            a *= ee
+            b *= ei
         ta = tb
         if i >= m:
             return -1.0, v, a, b
@@ -177,6 +173,7 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
     # leak, currents, refractory end); steps, times and random draws are absolute, so a run
     # continued from a state is the same computation as one long run; ``fresh``: start at rest
     v_leak, v_reset_rel, thr_rel, tau_ref, dead = nr.v_leak, nr.v_reset_rel, nr.thr_rel, nr.tau_ref, nr.dead
+    inv_te, inv_ti = nr.inv_te, nr.inv_ti
     inv_tm, pmm, pe, pi, p_e, p_i = nr.inv_tm, nr.pmm, nr.pe, nr.pi, nr.p_e, nr.p_i
     noise_step = nr.noise_step
     co = np.ascontiguousarray(nr.co)  # this job's columns: contiguous rows for SIMD
@@ -294,7 +291,6 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
             hits += f
         if hits == 0:
             continue
-        wk = Work(vprev, iprev_e, iprev_i, v, ie, ii, noise, thr, l_time, l_node)
         m = -1  # this step's event list, built on first use (m_in: its input events; then on-chip spikes)
         m_in = 0
         n_c = 0
@@ -318,7 +314,8 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
                 m_in = m
             cand[n_c] = k
             pos[k] = n_c
-            cand_t[n_c] = _candidate(k, k_lo, t0, t1, refr[k], m, m_in, wk, nr, syn)
+            cand_t[n_c] = _candidate(k, k_lo, t0, t1, refr[k], m, m_in, vprev, iprev_e, iprev_i, v, ie, ii, noise, thr,
+                                     l_time, l_node, v_reset_rel, inv_tm, inv_te, inv_ti, ptr, tgt, rec, w, dense_first)
             n_c += 1
         # spikes in time order: each is delivered to its targets within the step at its exact
         # time, and the crossings of the neurons it reaches (and its own next one) are searched again
@@ -362,12 +359,16 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
                         pos[kt] = q
                         cand[q] = kt
                         n_c += 1
-                    cand_t[q] = _candidate(kt, k_lo, t0, t1, refr[kt], m, m_in, wk, nr, syn)
+                    cand_t[q] = _candidate(kt, k_lo, t0, t1, refr[kt], m, m_in,
+                                           vprev, iprev_e, iprev_i, v, ie, ii, noise, thr, l_time, l_node,
+                                           v_reset_rel, inv_tm, inv_te, inv_ti, ptr, tgt, rec, w, dense_first)
             if refr[k] >= t1 and _synapse_index(node, k + k_lo, ptr, tgt, dense_first) < 0:
                 v[k] = v_reset_rel[k]  # refractory past the step end, no event onto itself: currents as they are
                 cand_t[c] = -1.0
             else:
-                cand_t[c] = _candidate(k, k_lo, t0, t1, refr[k], m, m_in, wk, nr, syn)
+                cand_t[c] = _candidate(k, k_lo, t0, t1, refr[k], m, m_in,
+                                       vprev, iprev_e, iprev_i, v, ie, ii, noise, thr, l_time, l_node,
+                                       v_reset_rel, inv_tm, inv_te, inv_ti, ptr, tgt, rec, w, dense_first)
         for q in range(n_c):
             pos[cand[q]] = -1
     for k in range(n):
@@ -378,8 +379,11 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
     return count
 
 
-@nb.njit(inline="always", cache=True)
-def _candidate(k, k_lo, t0, t1, t_free, m, m_in, wk, nr, syn) -> float:
+# a call compiled without NRT: inlined, or with its arrays in NamedTuples, every one of its array
+# arguments was reference counted (an atomic operation each) per candidate, a sixth of W1's time
+@nb.njit(cache=True, **NO_NRT)
+def _candidate(k, k_lo, t0, t1, t_free, m, m_in, vprev, iprev_e, iprev_i, v, ie, ii, noise, thr, l_time, l_node,
+               v_reset_rel, inv_tm, inv_te, inv_ti, ptr, tgt, rec, w, dense_first) -> float:
     """Next crossing time of local neuron ``k`` in the step (-1: none) by an exact replay from the
     step start, writing its exact end-of-step state into v/ie/ii (the step's membrane-noise
     increment included; V held at reset while refractory past t1). A crossing that only the noise,
@@ -389,8 +393,6 @@ def _candidate(k, k_lo, t0, t1, t_free, m, m_in, wk, nr, syn) -> float:
     Shortcut: when the free part of the step [max(t0, t_free), t1) holds no event (all events
     are inputs, already in the end state), it is one free segment, from V at its start (the
     step's start value, or the reset) with the currents propagated back from the step end."""
-    vprev, iprev_e, iprev_i, v, ie, ii, noise, thr, l_time, l_node = wk
-    v_reset_rel, inv_tm, inv_te, inv_ti = nr.v_reset_rel, nr.inv_tm, nr.inv_te, nr.inv_ti
     t_a = max(t0, t_free)
     if t_a < t1 and m == m_in and (m == 0 or l_time[m - 1] <= t_a):
         h = t1 - t_a
@@ -412,7 +414,7 @@ def _candidate(k, k_lo, t0, t1, t_free, m, m_in, wk, nr, syn) -> float:
         # to that event; no earlier (transient) crossing when V's bound up to it stays below
         t_last = t0
         for q in range(m - 1, -1, -1):
-            if _synapse_index(l_node[q], k + k_lo, syn.ptr, syn.tgt, syn.dense_first) >= 0:
+            if _synapse_index(l_node[q], k + k_lo, ptr, tgt, dense_first) >= 0:
                 t_last = max(l_time[q], t0)
                 break
         hb = t1 - t_last
@@ -439,7 +441,8 @@ def _candidate(k, k_lo, t0, t1, t_free, m, m_in, wk, nr, syn) -> float:
                 if x >= 0.0:
                     return t_last + x
     tc, vx, ax, bx = _replay(k + k_lo, t0, t1, t_free, vprev[k], iprev_e[k], iprev_i[k], v_reset_rel[k], thr[k],
-                             inv_tm[k], inv_te[k], inv_ti[k], l_time, l_node, m, syn)
+                             inv_tm[k], inv_te[k], inv_ti[k], l_time, l_node, m, ptr, tgt, rec, w,
+                             dense_first)
     if tc >= 0.0:
         return tc
     # no crossing: (vx, ax, bx) is the state at t1
