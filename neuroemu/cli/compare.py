@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from neuroemu.cli import main
+from neuroemu.cli.options import run_input_options
 from neuroemu.cli.output import emit, json_option
 from neuroemu.errors import NeuroemuError
 
@@ -55,14 +56,7 @@ def _render(rep: dict[str, Any]) -> str:
                    "systematic.")
 @click.option("--mismatch/--no-mismatch", default=True, show_default=True,
               help="Fixed-pattern mismatch of the emulator (and brian2 chip-replay).")
-@click.option("--duration", type=float, default=100.0, show_default=True, help="Biological ms per trial.")
-@click.option("--trials", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Run seed (noise, Poisson input).")
-@click.option("--input", "input_path", type=click.Path(dir_okay=False), default=None,
-              help="Input spikes (neuroemu spikes HDF5).")
-@click.option("--poisson", "poisson_hz", type=float, default=None,
-              help="Drive every spike source with Poisson spikes (Hz).")
+@run_input_options
 @click.option("--window", "window_ms", type=float, default=1.0, show_default=True,
               help="Spike matching window (biological ms): spikes further apart count as unmatched.")
 @click.option("--tau", "tau_ms", type=float, default=5.0, show_default=True, help="van Rossum time constant (ms).")

@@ -34,6 +34,23 @@ def _v_scale(value: str | None) -> float | str | None:
         raise NeuroemuError(f"--v-scale must be a number (mV per NIR unit) or 'auto', got {value!r}") from None
 
 
+def run_input_options(f: Callable) -> Callable:
+    """--duration, --trials, --seed, --input, --poisson (one run of a network: `run`, `compare`)."""
+    options = [
+        click.option("--duration", type=float, default=100.0, show_default=True, help="Biological ms per trial."),
+        click.option("--trials", type=click.IntRange(min=1), default=1, show_default=True),
+        click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Run seed (noise, Poisson input)."),
+        click.option("--input", "input_path", type=click.Path(dir_okay=False), default=None,
+                     help="Input spikes (neuroemu spikes HDF5)."),
+        click.option("--poisson", "poisson_hz", type=float, default=None,
+                     help="Drive every spike source with Poisson spikes (Hz)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 def nir_options(f: Callable) -> Callable:
     """--time-scale, --dt, --v-scale, --v-offset (for NIR graphs only)."""
     options = [

@@ -7,6 +7,7 @@ import click
 import numpy as np
 
 from neuroemu.cli import main
+from neuroemu.cli.options import run_input_options
 from neuroemu.cli.output import emit, json_option
 from neuroemu.errors import NeuroemuError
 from neuroemu.ir.model import IR
@@ -91,14 +92,7 @@ def _render(rep: dict[str, Any]) -> str:
                    "effective network of emulated chip --chip (chip-replay).")
 @click.option("--calibration", type=click.Path(dir_okay=False), default=None,
               help="Calibration file (CAL.h5) to apply.")
-@click.option("--duration", type=float, default=100.0, show_default=True, help="Biological ms per trial.")
-@click.option("--trials", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Run seed (noise, Poisson input).")
-@click.option("--input", "input_path", type=click.Path(dir_okay=False), default=None,
-              help="Input spikes (neuroemu spikes HDF5).")
-@click.option("--poisson", "poisson_hz", type=float, default=None,
-              help="Drive every spike source with Poisson spikes (Hz).")
+@run_input_options
 @click.option("--noise/--no-noise", default=None,
               help="Temporal noise on (default) or off: emulator and brian2 chip-replay.")
 @click.option("--mismatch/--no-mismatch", default=None,
