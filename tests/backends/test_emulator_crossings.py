@@ -201,3 +201,23 @@ def test_programmable_delays_are_refused_by_the_emulator(tmp_path):
     assert np.any(ir.network.synapses.delay > 0)  # the compiler kept the 5 ms delay
     with pytest.raises(BackendError, match="projection 'slow': delay 5 ms"):
         EmulatorBackend().run(ir, duration=20.0)
+
+
+def test_event_moments_reproduce_the_exact_event_response():
+    """The third-order moments of an event u before the step end (events.event_coefficients)
+    against e^{-u/tau_s} and the closed-form PSP kernel written here: within the stated remainders
+    (dt/2)^4/(24 tau^4) of a weight for the current and (dt/2)^4/(6 tau^3) weight x ms for the
+    membrane (times a safety factor 2), including tau_m == tau_s."""
+    from neuroemu.backends.emulator.events import event_coefficients
+
+    dt = 0.5
+    tau_m = np.array([10.0, 10.0, 3.0, 6.0])
+    tau_s = np.array([10.0, 5.0, 6.0, 1.0])
+    c = event_coefficients(dt, 1.0 / tau_m, 1.0 / tau_s, 1.0 / tau_s)
+    for u in np.linspace(0.0, dt, 11):
+        d = u - dt / 2
+        powers = d ** np.arange(4)
+        for k in range(4):
+            tau = min(tau_m[k], tau_s[k])
+            assert abs(powers @ c[8:12, k] - np.exp(-u / tau_s[k])) <= 2 * (dt / 2) ** 4 / (24 * tau**4)
+            assert abs(powers @ c[0:4, k] - float(kernel(u, tau_m[k], tau_s[k]))) <= 2 * (dt / 2) ** 4 / (6 * tau**3)

@@ -95,7 +95,7 @@ def test_cubali_readout_membrane_follows_its_ode():
             x = np.maximum(t - t0, 0.0)
             amp = R * W_IN * W[:, j] / (TAU_S - TAU_M)
             want += amp[:, None] * (np.exp(-x / TAU_S[:, None]) - np.exp(-x / TAU_M[:, None]))
-    # the emulator's event moments err by < (dt/2)^4/(24 tau^4) of one input's charge (backends/emulator/events.py)
+    # the emulator's event moments err by < (dt/2)^4/(6 tau^3) of one input's charge (backends/emulator/events.py)
     np.testing.assert_allclose(v, want, atol=1e-6)
 
 

@@ -510,7 +510,7 @@ def test_first_neurons_after_a_run_of_spike_sources_only():
     v = np.asarray(p.get_data().segments[0].filter(name="v")[0])[:, 0]
     x = np.maximum(np.arange(101) * 0.1 - 2.0, 0.0)  # the spike at 12 ms, in this population's time
     psp = -65.0 + 10.0 * 5.0 / 5.0 * (np.exp(-x / 10.0) - np.exp(-x / 5.0))
-    np.testing.assert_allclose(v, psp, atol=1e-6)  # event moments (events.py): < (dt/2)^4/(24 tau^4) of a weight
+    np.testing.assert_allclose(v, psp, atol=1e-6)  # event moments (events.py): < (dt/2)^4/(6 tau^3) of a charge
 
 
 def test_initialize_before_reset_does_not_leak_into_the_next_segment():
