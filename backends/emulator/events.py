@@ -69,14 +69,15 @@ def _add_scatter(node, d, ptr, tgt, rec, w, v, ie, ii, co, k_lo):
             ii[k] += wj * (co[_II, k] + d * co[_II + 1, k] + d2 * co[_II + 2, k] + d3 * co[_II + 3, k])
 
 
-# (without NRT: its 23 views of arrays are not reference counted, an atomic operation each)
+# (without NRT: its views of arrays are not reference counted, an atomic operation each)
 @nb.njit(cache=True, **NO_NRT)
-def _add_dense(gj, gd, ng, k0, m, w, zero, v, ie, ii, co, k_lo):
+def _add_dense(gj, gd, ng, k0, m, sg, w, zero, v, ie, ii, co, k_lo):
     """Add ``ng`` (1-4) events of rows that all target the contiguous range [k0, k0 + m), the
     i-th starting at synapse ``gj[i]``, ``gd[i]`` µs after the step's midpoint, to the end-of-step
     state: one branch-free pass over the targets (SIMD) sums the events' moments in registers
-    (2-3 events are padded to 4 with zero weights). The receptor of a dense row's synapse is the
-    sign of its weight (exc >= 0, inh <= 0)."""
+    (2-3 events are padded to 4 with zero weights). ``sg``: the rows' receptor, 0 exc or 1 inh
+    for all their synapses, 2 mixed (then a synapse's receptor is its weight's sign: exc >= 0,
+    inh <= 0)."""
     n = v.shape[0]
     ks = max(k0, k_lo)
     ke = min(k0 + m, k_lo + n)
@@ -86,10 +87,6 @@ def _add_dense(gj, gd, ng, k0, m, w, zero, v, ie, ii, co, k_lo):
     o = ks - k0
     a, b = ks - k_lo, ke - k_lo
     vv, ee, ei = v[a:b], ie[a:b], ii[a:b]
-    pe0, pe1, pe2, pe3 = co[_VE, a:b], co[_VE + 1, a:b], co[_VE + 2, a:b], co[_VE + 3, a:b]
-    pi0, pi1, pi2, pi3 = co[_VI, a:b], co[_VI + 1, a:b], co[_VI + 2, a:b], co[_VI + 3, a:b]
-    ee0, ee1, ee2, ee3 = co[_IE, a:b], co[_IE + 1, a:b], co[_IE + 2, a:b], co[_IE + 3, a:b]
-    ei0, ei1, ei2, ei3 = co[_II, a:b], co[_II + 1, a:b], co[_II + 2, a:b], co[_II + 3, a:b]
     d1 = gd[0]
     x1 = w[gj[0] + o:gj[0] + o + length]
     d2, d3, d4 = 0.0, 0.0, 0.0  # 1-3 events: the missing ones have weight 0 (adding 0 is exact)
@@ -105,6 +102,24 @@ def _add_dense(gj, gd, ng, k0, m, w, zero, v, ie, ii, co, k_lo):
         x4 = w[gj[3] + o:gj[3] + o + length]
     q1, q2, q3, q4 = d1 * d1, d2 * d2, d3 * d3, d4 * d4
     r1, r2, r3, r4 = q1 * d1, q2 * d2, q3 * d3, q4 * d4
+    if sg != 2:  # one receptor: its moments only
+        rv, ri = (_VE, _IE) if sg == 0 else (_VI, _II)
+        ix = ee if sg == 0 else ei
+        p0, p1, p2, p3 = co[rv, a:b], co[rv + 1, a:b], co[rv + 2, a:b], co[rv + 3, a:b]
+        c0, c1, c2, c3 = co[ri, a:b], co[ri + 1, a:b], co[ri + 2, a:b], co[ri + 3, a:b]
+        for q in range(length):
+            y1, y2, y3, y4 = x1[q], x2[q], x3[q], x4[q]
+            s0 = (y1 + y2) + (y3 + y4)
+            s1 = (y1 * d1 + y2 * d2) + (y3 * d3 + y4 * d4)
+            s2 = (y1 * q1 + y2 * q2) + (y3 * q3 + y4 * q4)
+            s3 = (y1 * r1 + y2 * r2) + (y3 * r3 + y4 * r4)
+            vv[q] += (s0 * p0[q] + s1 * p1[q]) + (s2 * p2[q] + s3 * p3[q])
+            ix[q] += (s0 * c0[q] + s1 * c1[q]) + (s2 * c2[q] + s3 * c3[q])
+        return
+    pe0, pe1, pe2, pe3 = co[_VE, a:b], co[_VE + 1, a:b], co[_VE + 2, a:b], co[_VE + 3, a:b]
+    pi0, pi1, pi2, pi3 = co[_VI, a:b], co[_VI + 1, a:b], co[_VI + 2, a:b], co[_VI + 3, a:b]
+    ee0, ee1, ee2, ee3 = co[_IE, a:b], co[_IE + 1, a:b], co[_IE + 2, a:b], co[_IE + 3, a:b]
+    ei0, ei1, ei2, ei3 = co[_II, a:b], co[_II + 1, a:b], co[_II + 2, a:b], co[_II + 3, a:b]
     for q in range(length):
         e1, e2, e3, e4 = max(x1[q], 0.0), max(x2[q], 0.0), max(x3[q], 0.0), max(x4[q], 0.0)
         i1, i2, i3, i4 = min(x1[q], 0.0), min(x2[q], 0.0), min(x3[q], 0.0), min(x4[q], 0.0)
@@ -119,25 +134,26 @@ def _add_dense(gj, gd, ng, k0, m, w, zero, v, ie, ii, co, k_lo):
 
 
 @nb.njit(inline="always", cache=True)
-def _push(node, d, ng, gk0, gm, gj, gd, ptr, tgt, rec, w, dense_first, zero, v, ie, ii, co, k_lo):
+def _push(node, d, ng, gk0, gm, gs, gj, gd, ptr, tgt, rec, w, dense_first, dense_rec, zero, v, ie, ii, co, k_lo):
     """Deliver one event (``d`` µs after the step's midpoint): rows with scattered targets at once,
-    dense rows grouped (up to 4 consecutive events onto the same range) for :func:`_add_dense`.
-    Returns the pending group (size, range start, range length)."""
+    dense rows grouped (up to 4 consecutive events onto the same range with the same receptors)
+    for :func:`_add_dense`. Returns the pending group (size, range start, range length, receptor)."""
     k0 = dense_first[node]
     if k0 < 0:
         _add_scatter(node, d, ptr, tgt, rec, w, v, ie, ii, co, k_lo)
-        return ng, gk0, gm
+        return ng, gk0, gm, gs
     m = ptr[node + 1] - ptr[node]
-    if ng > 0 and (k0 != gk0 or m != gm):
-        _add_dense(gj, gd, ng, gk0, gm, w, zero, v, ie, ii, co, k_lo)
+    sg = dense_rec[node]
+    if ng > 0 and (k0 != gk0 or m != gm or sg != gs):
+        _add_dense(gj, gd, ng, gk0, gm, gs, w, zero, v, ie, ii, co, k_lo)
         ng = 0
     gj[ng] = ptr[node]
     gd[ng] = d
     ng += 1
     if ng == 4:
-        _add_dense(gj, gd, ng, k0, m, w, zero, v, ie, ii, co, k_lo)
+        _add_dense(gj, gd, ng, k0, m, sg, w, zero, v, ie, ii, co, k_lo)
         ng = 0
-    return ng, k0, m
+    return ng, k0, m, sg
 
 
 @nb.njit(inline="always", cache=True)

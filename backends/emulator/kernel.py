@@ -178,7 +178,7 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
     inv_tm, pmm, pe, pi, p_e, p_i = nr.inv_tm, nr.pmm, nr.pe, nr.pi, nr.p_e, nr.p_i
     noise_step = nr.noise_step
     co = np.ascontiguousarray(nr.co)  # this job's columns: contiguous rows for SIMD
-    ptr, tgt, rec, w, dense_first, lif_node, max_row = syn
+    ptr, tgt, rec, w, dense_first, dense_rec, lif_node, max_row = syn
     seed, sigma_thr, jitter_us, t_res = noise_p
     ev_time, ev_node = ev
     s0, n_steps, dt = steps
@@ -267,29 +267,20 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
                 ii[k] = pi[k] * b
         # the step's input events, added at their exact times to the end-of-step state
         e_step = e
-        ng, gk0, gm = 0, -1, 0
+        ng, gk0, gm, gs = 0, -1, 0, 0
         t_mid = t0 + 0.5 * dt
         while e < e_end and ev_time[e] < t1:
-            ng, gk0, gm = _push(ev_node[e], t_mid - ev_time[e], ng, gk0, gm, gj, gd, ptr, tgt, rec, w, dense_first,
-                                zero, v, ie, ii, co, k_lo)
+            ng, gk0, gm, gs = _push(ev_node[e], t_mid - ev_time[e], ng, gk0, gm, gs, gj, gd, ptr, tgt, rec, w,
+                                    dense_first, dense_rec, zero, v, ie, ii, co, k_lo)
             e += 1
         if ng > 0:
-            _add_dense(gj, gd, ng, gk0, gm, w, zero, v, ie, ii, co, k_lo)
+            _add_dense(gj, gd, ng, gk0, gm, gs, w, zero, v, ie, ii, co, k_lo)
         # candidates (SIMD): refractory ends in the step, membranes at threshold at the step end
         # (noise), and membranes whose upper bound over the step reaches threshold. Between events
         # I_exc only decays and exc events only add (I_exc(t) <= I_exc(t1) e^{dt/tau_e}); I_inh <= 0
         # only decays towards 0 (I_inh(t) <= I_inh(t0) e^{-dt/tau_i}); so V(t) <= V* + (V(t0) - V*)
         # e^{-(t - t0)/tau_m} <= the bound, V* = tau_m (I_exc max + I_inh max)
-        hits = 0
-        for k in range(n):  # branch-free (SIMD)
-            rk = refr[k]
-            v0 = vprev[k] if rk <= t0 else v_reset_rel[k]
-            vs = tau_m[k] * _current_bound(iprev_e[k], iprev_i[k], ie[k], pe[k], inv_pe[k], rr[k])
-            vk = v[k]
-            f = (rk < t1) & ((max(vs + (v0 - vs) * pmm[k], v0, vk) >= thr[k]) | (rk > t0))
-            v[k] = vk if rk < t1 else v_reset_rel[k]
-            flag[k] = f
-            hits += f
+        hits = _bound_flags(t0, t1, refr, vprev, v_reset_rel, tau_m, iprev_e, iprev_i, ie, pe, inv_pe, rr, v, pmm, thr, flag)
         if hits == 0:
             continue
         m = -1  # this step's event list, built on first use (m_in: its input events; then on-chip spikes)
@@ -378,6 +369,21 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
         st_ii[k] = ii[k]
         st_refr[k] = refr[k]
     return count
+
+
+@nb.njit(cache=True, error_model="numpy", **NO_NRT)
+def _bound_flags(t0, t1, refr, vprev, v_reset_rel, tau_m, iprev_e, iprev_i, ie, pe, inv_pe, rr, v, pmm, thr, flag) -> int:
+    hits = 0
+    for k in range(v.shape[0]):  # branch-free (SIMD)
+        rk = refr[k]
+        v0 = vprev[k] if rk <= t0 else v_reset_rel[k]
+        vs = tau_m[k] * _current_bound(iprev_e[k], iprev_i[k], ie[k], pe[k], inv_pe[k], rr[k])
+        vk = v[k]
+        f = (rk < t1) & ((max(vs + (v0 - vs) * pmm[k], v0, vk) >= thr[k]) | (rk > t0))
+        v[k] = vk if rk < t1 else v_reset_rel[k]
+        flag[k] = f
+        hits += f
+    return hits
 
 
 # a call compiled without NRT: inlined, or with its arrays in NamedTuples, every one of its array

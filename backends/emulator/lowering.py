@@ -46,7 +46,8 @@ class Synapses(NamedTuple):
     """The synapse table in CSR form by presynaptic global node: rows ``ptr[node]:ptr[node + 1]``
     sorted by target LIF index ``tgt``, receptor ``rec`` (0 exc, 1 inh), signed weight ``w`` (V/µs);
     ``dense_first``: first target of rows whose targets are one contiguous range and whose weights'
-    signs match their receptors, else -1; ``lif_node``: global node of each LIF index;
+    signs match their receptors, else -1; ``dense_rec``: such a row's receptor (0 exc, 1 inh) when
+    all its synapses share it, 2 when mixed, -1 for other rows; ``lif_node``: global node of each LIF index;
     ``max_row``: the longest row."""
 
     ptr: np.ndarray
@@ -54,6 +55,7 @@ class Synapses(NamedTuple):
     rec: np.ndarray
     w: np.ndarray
     dense_first: np.ndarray
+    dense_rec: np.ndarray
     lif_node: np.ndarray
     max_row: int
 
@@ -93,7 +95,9 @@ def lower(ir: IR, eff: EffectiveNetwork, dt: float, sigma_mem: float) -> KernelN
         pe=np.exp(-dt * inv_te), pi=np.exp(-dt * inv_ti), p_e=kernel_p_array(dt, eff.tau_mem, eff.tau_syn_exc),
         p_i=kernel_p_array(dt, eff.tau_mem, eff.tau_syn_inh), co=event_coefficients(dt, inv_tm, inv_te, inv_ti),
         noise_step=sigma_mem * np.sqrt(1.0 - pmm * pmm))
-    synapses = Synapses(ptr=ptr, tgt=tgt, rec=rec, w=w, dense_first=_dense_rows(ptr, tgt, w, rec),
+    dense_first = _dense_rows(ptr, tgt, w, rec)
+    synapses = Synapses(ptr=ptr, tgt=tgt, rec=rec, w=w, dense_first=dense_first,
+                        dense_rec=_row_receptors(ptr, rec, dense_first),
                         lif_node=net.lif_nodes.astype(np.int64), max_row=int(max(1, np.diff(ptr).max(initial=1))))
     levels = _levels(net.n_lif, pre_lif, post)
     feeds = (np.array([np.isin(np.arange(net.n_nodes), syn.pre[(post >= lo) & (post < hi)]) for lo, hi in levels])
@@ -119,6 +123,19 @@ def _dense_rows(ptr: np.ndarray, tgt: np.ndarray, w: np.ndarray, rec: np.ndarray
     bad = np.add.reduceat(~step_ok, ptr[rows]) > 0
     first[rows[~bad]] = tgt[ptr[rows[~bad]]]
     return first
+
+
+def _row_receptors(ptr: np.ndarray, rec: np.ndarray, dense_first: np.ndarray) -> np.ndarray:
+    """Per CSR row: the receptor of all its synapses (0 exc, 1 inh), 2 if they differ, for the
+    rows with ``dense_first >= 0``; -1 for the others."""
+    out = np.full(len(ptr) - 1, -1, np.int64)
+    rows = np.flatnonzero(dense_first >= 0)
+    if len(rows):
+        cum = np.concatenate(([0], np.cumsum(rec, dtype=np.int64)))
+        n_inh = cum[ptr[rows + 1]] - cum[ptr[rows]]
+        length = ptr[rows + 1] - ptr[rows]
+        out[rows] = np.where(n_inh == 0, 0, np.where(n_inh == length, 1, 2))
+    return out
 
 
 def _levels(n_lif: int, pre_lif: np.ndarray, post_lif: np.ndarray) -> list[tuple[int, int]]:

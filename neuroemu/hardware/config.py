@@ -218,8 +218,94 @@ class Noise:
 
 
 @dataclass(frozen=True)
+class Rails:
+    """The analog supply range the membrane cannot leave (chip V): V is clipped to [low_V, high_V]."""
+
+    low_V: float
+    high_V: float
+
+    def __post_init__(self) -> None:
+        _require(self.low_V < self.high_V, "rails: low_V must be below high_V")
+
+
+@dataclass(frozen=True)
+class SynapticSaturation:
+    """Saturating synaptic inputs: each receptor's current (over C_m, chip V/µs) is bounded by
+    ``max_current_V_per_us``; an event of weight w moves I towards the bound,
+    I <- I + w (1 - |I| / I_max) for an event of I's sign (see docs/realism.md)."""
+
+    max_current_V_per_us: float
+
+    def __post_init__(self) -> None:
+        _require(self.max_current_V_per_us > 0, "synaptic_saturation: max_current_V_per_us must be positive")
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Fixed transport latencies (chip µs): from a spike source's event to the membrane, and from a
+    neuron's spike to its on-chip targets' membranes."""
+
+    input_us: float = 0.0
+    recurrent_us: float = 0.0
+
+    def __post_init__(self) -> None:
+        _require(self.input_us >= 0 and self.recurrent_us >= 0, "latency: input_us and recurrent_us must be >= 0")
+
+
+@dataclass(frozen=True)
+class EventBuses:
+    """Shared event paths: per hemisphere ``per_hemisphere`` buses, each passing one event per
+    ``event_interval_us``; events that collide wait (serialized) in a queue of ``queue_depth``
+    events per bus (null: unbounded), beyond which they are dropped."""
+
+    per_hemisphere: int
+    event_interval_us: float
+    queue_depth: int | None = None
+
+    def __post_init__(self) -> None:
+        _require(self.per_hemisphere >= 1, "event_buses: per_hemisphere must be >= 1")
+        _require(self.event_interval_us > 0, "event_buses: event_interval_us must be positive")
+        _require(self.queue_depth is None or self.queue_depth >= 1, "event_buses: queue_depth must be >= 1 or null")
+
+
+@dataclass(frozen=True)
+class Refractory:
+    """Refractory time as the chip makes it: a digital counter of ``counter_bits`` bits on a clock
+    of ``clock_base_MHz`` / 2^(scale + 1) (scale selectable), so refractory times are counter
+    values x clock period; the reset pulls the membrane to v_reset through a finite conductance,
+    time constant ``reset_tau_us`` (0: instant)."""
+
+    clock_base_MHz: float
+    counter_bits: int
+    reset_tau_us: float = 0.0
+
+    def __post_init__(self) -> None:
+        _require(self.clock_base_MHz > 0, "refractory: clock_base_MHz must be positive")
+        _require(1 <= self.counter_bits <= 16, "refractory: counter_bits must be 1..16")
+        _require(self.reset_tau_us >= 0, "refractory: reset_tau_us must be >= 0")
+
+
+@dataclass(frozen=True)
+class Realism:
+    """The chip at its limits (docs/realism.md); each part null/zero is off (the ``ideal`` config,
+    and configs written before these existed)."""
+
+    rails: Rails | None = None
+    synaptic_saturation: SynapticSaturation | None = None
+    latency: Latency = field(default_factory=Latency)
+    event_buses: EventBuses | None = None
+    refractory: Refractory | None = None
+
+    @property
+    def is_off(self) -> bool:
+        """True when the chip has none of these limits."""
+        return (self.rails is None and self.synaptic_saturation is None and self.latency == Latency()
+                and self.event_buses is None and self.refractory is None)
+
+
+@dataclass(frozen=True)
 class HardwareConfig:
-    """A chip: resources, time base, voltage map, DAC maps with mismatch, noise.
+    """A chip: resources, time base, voltage map, DAC maps with mismatch, noise, limits (realism).
 
     ``source`` (file it came from) and ``content_hash`` (sha256 of the canonical content,
     independent of comments and formatting) are set by the loader.
@@ -235,6 +321,7 @@ class HardwareConfig:
     parameters: dict[str, ParameterSpec]
     synapse_mismatch: SynapseMismatch
     noise: Noise
+    realism: Realism = field(default_factory=Realism)
     source: str = field(default="", init=False, compare=False)
     content_hash: str = field(default="", init=False, compare=False)
 
@@ -272,6 +359,7 @@ class HardwareConfig:
             and self.synapses.weight_bits is None
             and self.dac.bits is None
             and self.timing.timestamp_resolution_us is None
+            and self.realism.is_off
         )
 
     # --- unit translation (biological <-> chip) -------------------------------------------
