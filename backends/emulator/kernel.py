@@ -280,7 +280,8 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
         # I_exc only decays and exc events only add (I_exc(t) <= I_exc(t1) e^{dt/tau_e}); I_inh <= 0
         # only decays towards 0 (I_inh(t) <= I_inh(t0) e^{-dt/tau_i}); so V(t) <= V* + (V(t0) - V*)
         # e^{-(t - t0)/tau_m} <= the bound, V* = tau_m (I_exc max + I_inh max)
-        hits = _bound_flags(t0, t1, refr, vprev, v_reset_rel, tau_m, iprev_e, iprev_i, ie, pe, inv_pe, rr, v, pmm, thr, flag)
+        hits = _bound_flags(t0, t1, refr, vprev, v_reset_rel, tau_m, iprev_e, iprev_i, ie, pe, inv_pe, rr, v, pmm, thr,
+                            flag)
         if hits == 0:
             continue
         m = -1  # this step's event list, built on first use (m_in: its input events; then on-chip spikes)
@@ -372,7 +373,12 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
 
 
 @nb.njit(cache=True, error_model="numpy", **NO_NRT)
-def _bound_flags(t0, t1, refr, vprev, v_reset_rel, tau_m, iprev_e, iprev_i, ie, pe, inv_pe, rr, v, pmm, thr, flag) -> int:
+def _bound_flags(t0, t1, refr, vprev, v_reset_rel, tau_m, iprev_e, iprev_i, ie, pe, inv_pe, rr, v, pmm, thr,
+                 flag) -> int:
+    """Flag the step's candidates (returns their number): refractory periods ending in the step,
+    and membranes whose upper bound over the step reaches threshold; V of neurons refractory past
+    the step end is set to the reset. (A function of its own, compiled without NRT: inside the
+    kernel this loop was not vectorized.)"""
     hits = 0
     for k in range(v.shape[0]):  # branch-free (SIMD)
         rk = refr[k]
