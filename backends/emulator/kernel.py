@@ -305,6 +305,10 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
                     l_node[m] = ev_node[q]
                     m += 1
                 m_in = m
+            if t0 < refr[k] < t1 and _refractory_end(k, k_lo, t0, t1, refr[k], m, vprev, iprev_e, iprev_i, v, ie, thr,
+                                                     l_time, l_node, v_reset_rel, inv_tm, inv_te, inv_ti, pmm, pe,
+                                                     inv_pe, rr, ptr, tgt, rec, w, dense_first):
+                continue
             cand[n_c] = k
             pos[k] = n_c
             cand_t[n_c] = _candidate(k, k_lo, t0, t1, refr[k], m, m_in, vprev, iprev_e, iprev_i, v, ie, ii, noise, thr,
@@ -390,6 +394,47 @@ def _bound_flags(t0, t1, refr, vprev, v_reset_rel, tau_m, iprev_e, iprev_i, ie, 
         flag[k] = f
         hits += f
     return hits
+
+
+@nb.njit(cache=True, **NO_NRT)
+def _refractory_end(k, k_lo, t0, t1, t_free, m, vprev, iprev_e, iprev_i, v, ie, thr, l_time, l_node, v_reset_rel,
+                    inv_tm, inv_te, inv_ti, pmm, pe, inv_pe, rr, ptr, tgt, rec, w, dense_first) -> bool:
+    """A refractory period (held since before the step) that ends inside the step at ``t_free``,
+    with only input events in the step (``m``): when V's upper bound from the reset on stays below
+    threshold (V(t) <= V* + (v_reset - V*) e^{-(t - t_free)/tau_m}, V* = tau_m x the step's current
+    bound), there is no crossing and the end state follows from the bulk's exactly. The bulk let V
+    evolve freely from V(t0) over the whole step; held at v_reset until t_free instead (the
+    currents evolve the same either way), by superposition
+
+        V(t1) = V_bulk(t1) - V(t0) e^{-dt/tau_m} + (v_reset - W) e^{-h/tau_m},   h = t1 - t_free,
+
+    W the membrane the currents build from 0 over [t0, t_free): a0 P_exc(lag) + b0 P_inh(lag) plus
+    w P(t_free - t_e) for each event before t_free (lag = t_free - t0). Writes V(t1) and returns
+    True; False (nothing written) when a crossing cannot be excluded."""
+    h = t1 - t_free
+    vr = v_reset_rel[k]
+    emf = math.exp(-h * inv_tm[k])
+    vs = _current_bound(iprev_e[k], iprev_i[k], ie[k], pe[k], inv_pe[k], rr[k]) / inv_tm[k]
+    if max(vs + (vr - vs) * emf, vr) >= thr[k]:
+        return False
+    lag = t_free - t0
+    de, di = inv_te[k] - inv_tm[k], inv_ti[k] - inv_tm[k]
+    em = math.exp(-lag * inv_tm[k])
+    wv = (kernel_p_from(lag, em, math.exp(-lag * inv_te[k]), de) * iprev_e[k]
+          + kernel_p_from(lag, em, math.exp(-lag * inv_ti[k]), di) * iprev_i[k])
+    for q in range(m):
+        if l_time[q] >= t_free:
+            break
+        we, wi = _weights_onto(l_node[q], k + k_lo, ptr, tgt, rec, w, dense_first)
+        x = t_free - l_time[q]
+        if we != 0.0 or wi != 0.0:
+            em = math.exp(-x * inv_tm[k])
+            if we != 0.0:
+                wv += we * kernel_p_from(x, em, math.exp(-x * inv_te[k]), de)
+            if wi != 0.0:
+                wv += wi * kernel_p_from(x, em, math.exp(-x * inv_ti[k]), di)
+    v[k] = v[k] - vprev[k] * pmm[k] + (vr - wv) * emf
+    return True
 
 
 # a call compiled without NRT: inlined, or with its arrays in NamedTuples, every one of its array

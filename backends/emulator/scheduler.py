@@ -87,13 +87,14 @@ def simulate_range(knet: KernelNetwork, noise: Noise, ev: Events, ev_ptr: np.nda
         if chunks == 1:  # whole trials: each job's spikes are sorted, gather them at once
             sel = np.flatnonzero(ok)
             counts = out_count[sel]
-            filled = np.arange(cap)[None, :] < counts[:, None]
+            width = int(counts.max(initial=0))  # (the buffers' unused columns are never touched)
+            filled = np.arange(width)[None, :] < counts[:, None]
             if len(sel) == n_jobs:
-                got_t.append(out_time[filled])
-                got_n.append(out_neuron[filled])
+                got_t.append(out_time[:, :width][filled])
+                got_n.append(out_neuron[:, :width][filled])
             else:
-                got_t.append(out_time[sel][filled])
-                got_n.append(out_neuron[sel][filled])
+                got_t.append(out_time[sel, :width][filled])
+                got_n.append(out_neuron[sel, :width][filled])
             got_trial.append(np.repeat(todo[sel].astype(np.int32), counts))
             traces[todo[sel]] += tr[sel]  # levels fill disjoint neuron rows
         else:

@@ -221,3 +221,47 @@ def test_event_moments_reproduce_the_exact_event_response():
             tau = min(tau_m[k], tau_s[k])
             assert abs(powers @ c[8:12, k] - np.exp(-u / tau_s[k])) <= 2 * (dt / 2) ** 4 / (24 * tau**4)
             assert abs(powers @ c[0:4, k] - float(kernel(u, tau_m[k], tau_s[k]))) <= 2 * (dt / 2) ** 4 / (6 * tau**3)
+
+
+@pytest.mark.parametrize("tau_m, tau_s", TAUS)
+def test_second_spike_after_a_refractory_period_ending_inside_a_step(tau_m, tau_s):
+    """After a spike at t1 V is held at v_reset until t1 + tau_refrac (inside a step), the
+    currents go on; inputs arrive during the hold and after it. The second spike matches the
+    reference written here: after the hold ends at t_f, by superposition,
+
+        V(t) - v_rest = (v_reset - v_rest) e^{-(t - t_f)/tau_m}
+                        + sum_i w_i/C [K(t - t_i) - e^{-(t - t_f)/tau_m} K(t_f - t_i)]."""
+    rng = np.random.default_rng(7)
+    w_e = 0.7 * THETA / peak_of_kernel(tau_m, tau_s)
+    n_in = 12
+    t_in = np.sort(rng.uniform(0.0, 12.0, n_in))
+    w = np.where(rng.random(n_in) < 0.8, w_e, -0.5 * w_e)
+    w[:3] = 1.5 * w_e  # a first spike early on
+    tau_ref = 1.3  # ms: ends off the 0.5 ms step grid
+    net = Network("refractory")
+    net.add_spike_source("in", n_in)
+    net.add_lif("out", 1, tau_mem=tau_m, tau_syn_exc=tau_s, tau_syn_inh=tau_s, v_rest=V_REST, v_reset=-70.0,
+                v_thresh=V_THRESH, tau_refrac=tau_ref, cm=CM)
+    net.connect("in", "out", weight=w[:, None])
+    ir = compile_network(net, "ideal")
+    res = EmulatorBackend(dt_us=DT_US).run(ir, {"in": SpikeTrains.from_first_spike_times(t_in[None, :])},
+                                           duration=40.0)
+    got = res.spikes("out").times
+    t1 = first_crossing(w, t_in, tau_m, tau_s)
+    assert got[0] == pytest.approx(t1, abs=TOL_MS)
+    t_f = t1 + tau_ref
+    assert (t_f / 0.5) % 1.0 > 0.05  # the hold ends inside a step
+
+    def v(t):  # V - v_rest after the hold
+        decay = np.exp(-(t - t_f) / tau_m)
+        psp = kernel(t - t_in, tau_m, tau_s) - decay * kernel(t_f - t_in, tau_m, tau_s)
+        return (-70.0 - V_REST) * decay + float(np.sum(w / CM * psp))
+
+    grid = np.union1d(np.arange(t_f, 40.0, 0.002), t_in[t_in > t_f])
+    vg = np.array([v(t) for t in grid])
+    j = int(np.argmax(vg >= THETA))
+    assert vg[j] >= THETA  # the reference fires again
+    assert np.sum((t_in > t1) & (t_in < t_f)) >= 1  # an input arrived during the hold
+    t2 = brentq(lambda t: v(t) - THETA, grid[j - 1], grid[j], xtol=1e-14)
+    assert len(got) >= 2
+    assert got[1] == pytest.approx(t2, abs=TOL_MS)
