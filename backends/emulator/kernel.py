@@ -478,23 +478,29 @@ def _candidate(k, k_lo, t0, t1, t_free, m, m_in, vprev, iprev_e, iprev_i, v, ie,
         hb = t1 - t_last
         vl, _, al, bl = _free(-hb, v[k] - noise[k], ie[k], ii[k], inv_tm[k], inv_te[k], inv_ti[k])
         if vl < thr[k]:
-            # no crossing before t_last when V's upper bound stays below threshold (weak drive), or
-            # when even the least current there holds V above threshold (strong drive: V could not
-            # come back down through threshold, dV/dt >= -thr/tau_m + I_min > 0 at V = thr, so
-            # V(t_last) < thr means it never got there): I_exc only decays from t0 and exc events
-            # add, I_inh only decays towards t_last and inh events subtract
+            # no crossing before t_last: between t0 and t_last the summed current lies in [I_min, I_max]
+            # (I_exc only decays from t0 and exc events add; I_inh only decays towards t_last and inh
+            # events subtract), so by comparison V(t0 + x) <= V* + (V(t0) - V*) e^{-x/tau_m}, V* = tau_m I_max
+            # (forward from t0), and V(t_last - y) <= V_* + (V(t_last) - V_*) e^{y/tau_m}, V_* = tau_m I_min
+            # (backward from t_last). The forward bound stays below threshold for x < x1, the backward one
+            # for y < y1 (for every y when V(t_last) <= V_*: V rises into t_last); x1 + y1 >= lag covers it.
             lag = t_last - t0
             a0 = iprev_e[k]
             i_min = min(a0 * math.exp(-lag * inv_te[k]), a0) + min(bl * math.exp(lag * inv_ti[k]), bl)
-            strong = i_min > thr[k] * inv_tm[k]
-            ub = thr[k]
-            if not strong and t_last > t0:
+            v_lo = i_min / inv_tm[k]
+            clear = t_last == t0 or vl <= v_lo
+            v0 = vprev[k]
+            if not clear and v0 < thr[k]:
                 vs = _current_bound(a0, iprev_i[k], ie[k], math.exp(-(t1 - t0) * inv_te[k]),
                                     math.exp((t1 - t0) * inv_te[k]), math.exp(-(t1 - t0) * (inv_ti[k] - inv_te[k])))
                 vs /= inv_tm[k]
-                v0 = vprev[k]
-                ub = max(vs + (v0 - vs) * math.exp(-lag * inv_tm[k]), v0)
-            if t_last == t0 or strong or ub < thr[k]:
+                if vs <= thr[k]:
+                    clear = True
+                else:
+                    x1 = math.log((vs - v0) / (vs - thr[k])) / inv_tm[k]
+                    y1 = math.log((thr[k] - v_lo) / (vl - v_lo)) / inv_tm[k]
+                    clear = x1 + y1 > lag * (1.0 + 1e-9)
+            if clear:
                 x = segment_crossing(vl, al, bl, thr[k], hb, inv_tm[k], inv_te[k], inv_ti[k])
                 if x >= 0.0:
                     return t_last + x
