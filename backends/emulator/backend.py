@@ -19,7 +19,7 @@ from neuroemu.backends.base import Backend
 from neuroemu.backends.emulator.chip import Chip
 from neuroemu.backends.emulator.effective import EffectiveNetwork, effective_network
 from neuroemu.backends.emulator.imperfections import Imperfections
-from neuroemu.backends.emulator.kernel import Events, Noise, Recording, Steps
+from neuroemu.backends.emulator.kernel import Events, Noise, Recording, Steps, flight_capacity
 from neuroemu.backends.emulator.lowering import KernelNetwork, lower
 from neuroemu.backends.emulator.scheduler import event_order, level_events, simulate_range
 from neuroemu.backends.emulator.state import EmulatorState
@@ -124,8 +124,32 @@ class EmulatorBackend(Backend):
         self._cache = (key, plan)
         return plan
 
-    def _events(self, ir: IR, hw, inputs: dict[str, SpikeTrains], trials: int, t_res: float):
-        """Input events of all trials: (times in chip µs, global nodes, per-trial start index)."""
+    @staticmethod
+    def _in_flight(knet: KernelNetwork, net, st: dict, layered: bool, t_us: np.ndarray, nrn: np.ndarray,
+                   trial: np.ndarray, latency_us: float, t_stop_us: float) -> tuple:
+        """The on-chip spikes that arrive at their targets at or after ``t_stop_us`` (the end of the
+        last step): (arrival µs, global node, trial), as EmulatorState's ``in_flight_*`` items.
+        A single pass: the kernel's flight lists; layered: the levels' spikes plus the latency."""
+        if latency_us <= 0.0:
+            return ()
+        if layered:
+            node = net.lif_nodes[nrn].astype(np.int64)
+            keep = (t_us + latency_us >= t_stop_us) & (np.diff(knet.synapses.ptr)[node] > 0)
+            arr, node, tr = t_us[keep] + latency_us, node[keep], trial[keep].astype(np.int64)
+        else:
+            n = st["fly_n"]
+            if np.any(n > st["fly_time"].shape[1]):
+                raise BackendError("internal: the on-chip spikes in flight exceeded their buffer")
+            filled = np.arange(st["fly_time"].shape[1])[None, :] < n[:, None]
+            arr, node = st["fly_time"][filled], st["fly_node"][filled]
+            tr = np.repeat(np.arange(len(n), dtype=np.int64), n)
+        return (("in_flight_us", arr), ("in_flight_node", node.astype(np.int32)), ("in_flight_trial", tr))
+
+    def _events(self, ir: IR, hw, inputs: dict[str, SpikeTrains], trials: int, t_res: float, latency_us: float = 0.0,
+                state: EmulatorState | None = None):
+        """Input events of all trials: (times in chip µs, global nodes, per-trial start index).
+        Spike-source events arrive ``latency_us`` after their (clock-quantized) times; a continued
+        run adds the previous run's on-chip spikes still in flight."""
         net = ir.network
         times, nodes, trial_of = [], [], []
         for name, trains in inputs.items():
@@ -140,7 +164,16 @@ class EmulatorBackend(Backend):
         if t_res > 0:
             ticks = np.floor(ev_time / t_res)
             ev_time = ticks * t_res  # FPGA playback on its clock
-        if len(times) > 1:  # one population's trains are already sorted by (trial, time)
+        if latency_us > 0:
+            ev_time = ev_time + latency_us
+            ticks = None
+        merge = len(times) > 1  # one population's trains are already sorted by (trial, time)
+        if state is not None and len(state.in_flight_us):
+            ev_time = np.concatenate([ev_time, state.in_flight_us])
+            ev_node = np.concatenate([ev_node, state.in_flight_node.astype(np.int32)])
+            ev_trial = np.concatenate([ev_trial, state.in_flight_trial.astype(np.int64)])
+            ticks, merge = None, True
+        if merge:
             order = event_order(ev_trial, ev_time, ticks, ev_node, net.n_nodes, trials)
             ev_time, ev_node, ev_trial = ev_time[order], ev_node[order], ev_trial[order]
         return ev_time, ev_node, np.searchsorted(ev_trial, np.arange(trials + 1)).astype(np.int64)
@@ -217,16 +250,22 @@ class EmulatorBackend(Backend):
             s0, st = 0, {name: np.empty((trials, net.n_lif)) for name in ("v", "ie", "ii", "refr")}
         else:
             s0, st = self._start(plan, state)
+        dt = plan.dt
+        lat_in, lat_rec = float(imp["latency_input_us"]), float(imp["latency_recurrent_us"])
+        n_fly = flight_capacity(net.n_lif, lat_rec, float(eff.tau_refrac.min(initial=1.0)), dt)
+        st.update(fly_time=np.zeros((trials, n_fly)), fly_node=np.zeros((trials, n_fly), np.int64),
+                  fly_n=np.zeros(trials, np.int64))
 
         t_res = imp["timestamp_resolution_us"] or 0.0
         t_end = t_start + duration
-        # absolute input times; a continued run delivers those from its start on, and leaves
-        # those from its end on to the run that continues it
-        resolved = {name: trains.between(t_start, t_end)
+        # absolute input times, delivered after the chip's input latency; a continued run delivers
+        # those that arrive from its start on, and leaves those arriving from its end on to the
+        # run that continues it
+        lat_in_ms = float(hw.bio_time_ms(lat_in))
+        resolved = {name: trains.between(t_start - lat_in_ms, t_end - lat_in_ms)
                     for name, trains in self.resolve_inputs(ir, inputs, trials).items()}
-        ev_time, ev_node, ev_ptr = self._events(ir, hw, resolved, trials, t_res)
+        ev_time, ev_node, ev_ptr = self._events(ir, hw, resolved, trials, t_res, lat_in, state)
         chip_us = float(hw.chip_time_us(duration))
-        dt = plan.dt
         n_steps = max(0, int(np.ceil(float(hw.chip_time_us(t_end)) / dt - 1e-9)) - s0)
         rec_nodes = self.recorded_v_nodes(ir, record_v)
         rec_idx = net.lif_index()[rec_nodes].astype(np.int32)
@@ -241,7 +280,7 @@ class EmulatorBackend(Backend):
         # layered: a level's spikes feed the next at their exact times; the readout clock is
         # applied to all recorded spikes afterwards
         noise = Noise(int(seed), float(imp["threshold_jitter_V"]), float(imp["spike_time_jitter_us"]),
-                      0.0 if layered else float(t_res))
+                      0.0 if layered else float(t_res), lat_rec)
         steps = Steps(int(s0), int(n_steps), float(dt))
         rec = Recording(rec_idx, rec_every)
         parts_t, parts_n, parts_trial = [], [], []
@@ -251,7 +290,7 @@ class EmulatorBackend(Backend):
         for level, (lo, hi) in enumerate(knet.levels if n_steps > 0 else []):
             if layered:  # the level's events: inputs and lower levels' spikes that reach it
                 ev_time, ev_node, ev_ptr = level_events(knet.feeds[level], inputs_l, parts_t, parts_n, parts_trial,
-                                                        net.lif_nodes, trials)
+                                                        net.lif_nodes, trials, lat_rec)
             t_l, n_l, trial_l = simulate_range(knet, noise, Events(ev_time, ev_node), ev_ptr, steps, rec, lo, hi,
                                                trials, cap, traces, st, state is None)
             parts_t.append(t_l)
@@ -260,6 +299,7 @@ class EmulatorBackend(Backend):
         t_us = np.concatenate([np.zeros(0), *parts_t])
         nrn = np.concatenate([np.zeros(0, np.int32), *parts_n])
         trial = np.concatenate([np.zeros(0, np.int32), *parts_trial])
+        flight = self._in_flight(knet, net, st, layered, t_us, nrn, trial, lat_rec, (s0 + n_steps) * dt)
         if layered:  # readout clock, then order by (trial, time, neuron) as the kernel does
             ticks = None
             if t_res > 0:
@@ -279,7 +319,7 @@ class EmulatorBackend(Backend):
         late = t_ms > t_end
         end_state = self._state(hw, eff, t_end, seed, s0 + n_steps, dt, st, late=(
             ("late_ms", t_ms[late]), ("late_lif", nrn[late].astype(np.int32)),
-            ("late_trial", trial[late].astype(np.int32))))
+            ("late_trial", trial[late].astype(np.int32)), *flight))
         keep = ~late
         t_ms, nrn, trial = t_ms[keep], nrn[keep], trial[keep]
         wall = time.perf_counter() - start

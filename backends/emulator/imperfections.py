@@ -27,6 +27,7 @@ class Imperfections:
     dead_fraction: fraction of circuits (drawn from the chip seed) that never spike; None = config.
     dead_circuits: extra circuits (global indices) that never spike.
     timestamp_quantization: put input and recorded spike times on the FPGA clock grid.
+    latency: the chip's fixed transport latencies (config ``realism.latency``) on or off.
     """
 
     mismatch_scale: float = 1.0
@@ -38,6 +39,7 @@ class Imperfections:
     dead_fraction: float | None = None
     dead_circuits: tuple[int, ...] = ()
     timestamp_quantization: bool = True
+    latency: bool = True
 
     def __post_init__(self) -> None:
         for name in ("mismatch_scale", "weight_mismatch_scale", "membrane_noise_scale", "threshold_jitter_scale"):
@@ -55,10 +57,11 @@ class Imperfections:
 
     @classmethod
     def none(cls) -> "Imperfections":
-        """Everything off: no mismatch, no noise, no dead circuits, exact timestamps."""
+        """Everything off: no mismatch, no noise, no dead circuits, exact timestamps, none of the
+        chip's limits (realism: latency, ...)."""
         return cls(mismatch_scale=0.0, weight_mismatch_scale=0.0, membrane_noise_scale=0.0,
                    threshold_jitter_scale=0.0, spike_time_jitter_us=0.0, dead_fraction=0.0,
-                   timestamp_quantization=False)
+                   timestamp_quantization=False, latency=False)
 
     def without_noise(self) -> "Imperfections":
         """The same with every temporal noise off (membrane noise, threshold jitter, spike-time
@@ -88,6 +91,8 @@ class Imperfections:
             "dead_fraction": dead,
             "dead_circuits": list(self.dead_circuits),
             "timestamp_resolution_us": res,
+            "latency_input_us": hw.realism.latency.input_us if self.latency else 0.0,
+            "latency_recurrent_us": hw.realism.latency.recurrent_us if self.latency else 0.0,
         }
 
     def switches(self, hw: HardwareConfig) -> dict[str, bool]:
@@ -101,6 +106,7 @@ class Imperfections:
             "spike_time_jitter": e["spike_time_jitter_us"] > 0,
             "dead_circuits": e["dead_fraction"] > 0 or bool(e["dead_circuits"]),
             "timestamp_quantization": e["timestamp_resolution_us"] is not None,
+            "latency": e["latency_input_us"] > 0 or e["latency_recurrent_us"] > 0,
             "weight_quantization": hw.synapses.weight_bits is not None,
             "dac_quantization": hw.dac.bits is not None,
         }

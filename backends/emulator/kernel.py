@@ -47,13 +47,15 @@ _STREAM_MEMBRANE, _STREAM_THRESHOLD, _STREAM_JITTER = 1, 2, 3
 
 
 class Noise(NamedTuple):
-    """Temporal noise and readout of a run: the seed of all draws, threshold jitter (V, std),
-    spike-time jitter (µs, std), timestamp clock (µs, 0: exact)."""
+    """Temporal noise, readout and transport of a run: the seed of all draws, threshold jitter
+    (V, std), spike-time jitter (µs, std), timestamp clock (µs, 0: exact), the latency (µs) from an
+    on-chip spike to its targets."""
 
     seed: int
     sigma_thr: float
     jitter_us: float
     t_res: float
+    latency_us: float
 
 
 class Steps(NamedTuple):
@@ -98,12 +100,26 @@ class Output(NamedTuple):
 
 
 class State(NamedTuple):
-    """Per (trial, LIF neuron): V - v_leak (V), currents (V/µs), refractory end (µs, -inf: free)."""
+    """Per (trial, LIF neuron): V - v_leak (V), currents (V/µs), refractory end (µs, -inf: free);
+    per trial (written at the end of a run of whole trials): the on-chip spikes still in flight
+    (latency), arrival times (µs) and nodes in the first ``fly_n`` columns."""
 
     v: np.ndarray
     ie: np.ndarray
     ii: np.ndarray
     refr: np.ndarray
+    fly_time: np.ndarray
+    fly_node: np.ndarray
+    fly_n: np.ndarray
+
+
+@nb.njit(cache=True)
+def flight_capacity(n: int, latency_us: float, min_tau_ref_us: float, dt: float) -> int:
+    """How many on-chip spikes of ``n`` neurons can be in flight at once: arrivals within one
+    latency plus a step of each other, each neuron's spikes a refractory period apart."""
+    if latency_us <= 0.0 or n == 0:
+        return 1
+    return n * (int((latency_us + dt) / max(min_tau_ref_us, 1e-3 * dt)) + 2)
 
 
 @nb.njit(inline="always", cache=True)
@@ -179,11 +195,11 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
     noise_step = nr.noise_step
     co = np.ascontiguousarray(nr.co)  # this job's columns: contiguous rows for SIMD
     ptr, tgt, rec, w, dense_first, dense_rec, lif_node, max_row = syn
-    seed, sigma_thr, jitter_us, t_res = noise_p
+    seed, sigma_thr, jitter_us, t_res, lat = noise_p
     ev_time, ev_node = ev
     s0, n_steps, dt = steps
     rec_idx, rec_every = rec_p
-    st_v, st_ie, st_ii, st_refr = st
+    st_v, st_ie, st_ii, st_refr, st_fly_time, st_fly_node, st_fly_n = st
     n = v_leak.shape[0]
     v = np.zeros(n) if fresh else st_v.copy()
     ie = np.zeros(n) if fresh else st_ie.copy()
@@ -204,10 +220,17 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
     noise = np.zeros(n)  # this step's membrane-noise increments
     # end values this close below threshold are searched exactly (the event moments' remainder)
     margin = 1e-9 * np.abs(thr_rel) + 1e-12
+    # on-chip spikes in flight (latency): arrival times (µs) and nodes, sorted by time; at most
+    # every neuron's spikes within one latency (a refractory period apart) are in flight at once
+    n_fly = flight_capacity(n, lat, tau_ref.min() if n > 0 else 1.0, dt)
+    f_time = np.zeros(n_fly)
+    f_node = np.zeros(n_fly, np.int64)
+    n_f = 0
+    f_step = 0
     # the events of one step, sorted by time (built when a crossing search needs them), and the
     # step's candidates: neurons whose bound reaches threshold, with their next crossing
-    l_time = np.zeros(e_end - e_start + n + 1)
-    l_node = np.zeros(e_end - e_start + n + 1, np.int64)
+    l_time = np.zeros(e_end - e_start + n + n_fly + 1)
+    l_node = np.zeros(e_end - e_start + n + n_fly + 1, np.int64)
     cand = np.zeros(n, np.int64)
     cand_t = np.zeros(n)
     pos = np.full(n, -1, np.int64)  # a neuron's place in cand (-1: none)
@@ -273,6 +296,16 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
             ng, gk0, gm, gs = _push(ev_node[e], t_mid - ev_time[e], ng, gk0, gm, gs, gj, gd, ptr, tgt, rec, w,
                                     dense_first, dense_rec, zero, v, ie, ii, co, k_lo)
             e += 1
+        if f_step > 0:  # the last step's arrivals leave the flight list
+            for q in range(f_step, n_f):
+                f_time[q - f_step] = f_time[q]
+                f_node[q - f_step] = f_node[q]
+            n_f -= f_step
+        f_step = 0  # on-chip spikes of earlier steps arriving in this one
+        while f_step < n_f and f_time[f_step] < t1:
+            ng, gk0, gm, gs = _push(f_node[f_step], t_mid - f_time[f_step], ng, gk0, gm, gs, gj, gd, ptr, tgt, rec,
+                                    w, dense_first, dense_rec, zero, v, ie, ii, co, k_lo)
+            f_step += 1
         if ng > 0:
             _add_dense(gj, gd, ng, gk0, gm, gs, w, zero, v, ie, ii, co, k_lo)
         # candidates (SIMD): refractory ends in the step, membranes at threshold at the step end
@@ -304,6 +337,8 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
                     l_time[m] = ev_time[q]
                     l_node[m] = ev_node[q]
                     m += 1
+                for q in range(f_step):  # (arrivals merged in time order)
+                    m = _insert_event(f_time[q], f_node[q], l_time, l_node, m)
                 m_in = m
             if t0 < refr[k] < t1 and _refractory_end(k, k_lo, t0, t1, refr[k], m, vprev, iprev_e, iprev_i, v, ie, thr,
                                                      l_time, l_node, v_reset_rel, inv_tm, inv_te, inv_ti, pmm, pe,
@@ -342,8 +377,10 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
             count += 1
             refr[k] = tc + tau_ref[k]
             node = lif_node[k + k_lo]
-            if ptr[node + 1] > ptr[node]:  # on-chip targets: deliver now
-                m = _insert_event(tc, node, l_time, l_node, m)
+            if ptr[node + 1] > ptr[node] and tc + lat >= t1:  # on-chip targets in a later step: in flight
+                n_f = _insert_event(tc + lat, node, f_time, f_node, n_f)
+            elif ptr[node + 1] > ptr[node]:  # on-chip targets reached within the step: deliver now
+                m = _insert_event(tc + lat, node, l_time, l_node, m)
                 n_spk += 1
                 for j in range(ptr[node], ptr[node + 1]):
                     kt = tgt[j] - k_lo
@@ -373,6 +410,12 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
         st_ie[k] = ie[k]
         st_ii[k] = ii[k]
         st_refr[k] = refr[k]
+    # spikes in flight at the end (the last step's arrivals excluded), for the run that continues
+    n_keep = min(n_f - f_step, st_fly_time.shape[0])
+    for q in range(n_keep):
+        st_fly_time[q] = f_time[f_step + q]
+        st_fly_node[q] = f_node[f_step + q]
+    st_fly_n[0] = n_f - f_step
     return count
 
 
@@ -553,6 +596,7 @@ def simulate(nr, syn, noise: Noise, jobs: Jobs, ev: Events, steps: Steps, rec: R
         job = Neurons(nr.v_leak[a:b], nr.v_reset_rel[a:b], nr.thr_rel[a:b], nr.tau_ref[a:b], nr.dead[a:b],
                       nr.inv_tm[a:b], nr.inv_te[a:b], nr.inv_ti[a:b], nr.pmm[a:b], nr.pe[a:b], nr.pi[a:b], nr.p_e[a:b],
                       nr.p_i[a:b], nr.co[:, a:b], nr.noise_step[a:b])
-        rows = State(state.v[k, a:b], state.ie[k, a:b], state.ii[k, a:b], state.refr[k, a:b])
+        rows = State(state.v[k, a:b], state.ie[k, a:b], state.ii[k, a:b], state.refr[k, a:b], state.fly_time[k],
+                     state.fly_node[k], state.fly_n[k:k + 1])
         n_spikes[t] = _run_trial(k, a, n, job, syn, noise, ev, jobs.ev_start[t], jobs.ev_end[t], steps, rec,
                                   out.time[t], out.neuron[t], out.traces[t], rows, fresh)

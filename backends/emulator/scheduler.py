@@ -13,14 +13,20 @@ import numpy as np
 from neuroemu.backends.emulator.kernel import Events, Jobs, Noise, Output, Recording, State, Steps, simulate
 from neuroemu.backends.emulator.lowering import KernelNetwork
 
+#: the per-neuron arrays of the state dicts (the others, "fly_*", are per trial: spikes in flight)
+_NEURON_STATE = ("v", "ie", "ii", "refr")
+
 
 def level_events(feeds: np.ndarray, inputs: tuple, parts_t: list, parts_n: list, parts_trial: list,
-                  lif_nodes: np.ndarray, trials: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 lif_nodes: np.ndarray, trials: int,
+                 latency_us: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Events reaching one level (times µs, global nodes, per-trial start index), sorted by
-    (trial, time, node): the input events and the spikes of lower levels from nodes in ``feeds``.
-    Each source is sorted already; only several sources need a merge."""
+    (trial, time, node): the input events and the spikes of lower levels from nodes in ``feeds``,
+    which arrive ``latency_us`` after they were emitted. Each source is sorted already; only
+    several sources need a merge."""
     sources = []
-    lower_levels = ((t, lif_nodes[n].astype(np.int32), tr) for t, n, tr in zip(parts_t, parts_n, parts_trial))
+    lower_levels = ((t + latency_us, lif_nodes[n].astype(np.int32), tr)
+                    for t, n, tr in zip(parts_t, parts_n, parts_trial))
     for t, n, tr in [inputs, *lower_levels]:
         keep = feeds[n]
         if keep.any():
@@ -52,8 +58,9 @@ def simulate_range(knet: KernelNetwork, noise: Noise, ev: Events, ev_ptr: np.nda
                    fresh: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Spikes (µs, LIF indices, trials; sorted by trial, time, neuron) of LIF neurons [lo, hi)
     for all trials (input events ``ev``, trial i's from ``ev_ptr[i]``); adds their membrane traces
-    to ``traces`` and advances the state arrays ``st`` (trials, n_lif) of those neurons to the end
-    of the run (from rest when ``fresh``)."""
+    to ``traces`` and advances the state arrays ``st`` ("v", "ie", "ii", "refr": (trials, n_lif)) of
+    those neurons to the end of the run (from rest when ``fresh``), writing the spikes still in
+    flight at its end into ``st["fly_*"]`` (see kernel.State)."""
     # few trials and no LIF -> LIF synapses inside the range: split trials into neuron ranges
     chunks = 1
     threads = numba.get_num_threads()
@@ -75,15 +82,15 @@ def simulate_range(knet: KernelNetwork, noise: Noise, ev: Events, ev_ptr: np.nda
         tr = np.zeros((n_jobs,) + traces.shape[1:])
         # the kernel advances st in place; a trial that overflows its spike buffer reruns from
         # its start: from rest (fresh runs) or from a copy of its rows
-        backup = None if fresh else {name: arr[todo, lo:hi].copy() for name, arr in st.items()}
+        backup = None if fresh else {name: st[name][todo, lo:hi].copy() for name in _NEURON_STATE}
         jobs = Jobs(job_trial, job_lo, job_hi, ev_ptr[job_trial], ev_ptr[job_trial + 1])
         simulate(knet.neurons, knet.synapses, noise, jobs, ev, steps, rec, Output(out_time, out_neuron, out_count, tr),
-                 State(st["v"], st["ie"], st["ii"], st["refr"]), fresh)
+                 State(st["v"], st["ie"], st["ii"], st["refr"], st["fly_time"], st["fly_node"], st["fly_n"]), fresh)
         ok_job = (out_count <= cap).reshape(len(todo), chunks)
         ok = ok_job.all(axis=1)
         if not fresh and not ok.all():
-            for name, arr in st.items():
-                arr[todo[~ok], lo:hi] = backup[name][~ok]
+            for name in _NEURON_STATE:
+                st[name][todo[~ok], lo:hi] = backup[name][~ok]
         if chunks == 1:  # whole trials: each job's spikes are sorted, gather them at once
             sel = np.flatnonzero(ok)
             counts = out_count[sel]

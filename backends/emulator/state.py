@@ -24,7 +24,10 @@ class EmulatorState(RunState):
     ``voltage`` the config's voltage map (for ``v_mV``);
     ``i_exc``/``i_inh``: synaptic currents over capacitance (V/µs); ``refractory_until_us``:
     absolute end of each refractory period (-inf: free);
-    ``late_*``: spikes already found past ``time_ms`` (in the last step), reported by the next run.
+    ``late_*``: spikes already found past ``time_ms`` (in the last step), reported by the next run;
+    ``in_flight_*``: on-chip spikes emitted before the end that reach their targets (after the
+    chip's latency) after it: arrival (absolute chip µs), global node, trial; the next run
+    delivers them.
     """
 
     voltage: VoltageMap | None = None
@@ -38,6 +41,9 @@ class EmulatorState(RunState):
     late_ms: np.ndarray = field(default_factory=lambda: _empty(np.float64))
     late_lif: np.ndarray = field(default_factory=lambda: _empty(np.int32))
     late_trial: np.ndarray = field(default_factory=lambda: _empty(np.int32))
+    in_flight_us: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    in_flight_node: np.ndarray = field(default_factory=lambda: _empty(np.int32))
+    in_flight_trial: np.ndarray = field(default_factory=lambda: _empty(np.int64))
 
     @property
     def v_mV(self) -> np.ndarray:

@@ -1,0 +1,117 @@
+"""The chip at its limits (issue 13), each part against a reference written here from the
+equations: the transport latency of input and on-chip events.
+
+Biological units (ms, mV, nA, nF); the ``ideal`` config with one part of ``realism`` switched
+on, at bss2's integration step (0.5 µs chip = 0.5 ms biological). A single input of weight w
+at t_i gives V(t) - v_rest = w/C K(t - t_i - latency),
+K(s) = tau_s tau_m / (tau_m - tau_s) (e^{-s/tau_m} - e^{-s/tau_s}).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+from neuroemu.backends.emulator import EmulatorBackend, Imperfections
+from neuroemu.compiler import compile_network
+from neuroemu.hardware import load_hardware
+from neuroemu.hardware.config import Latency
+from neuroemu.network import Network
+from neuroemu.spikes import SpikeTrains
+
+V_REST, V_THRESH, CM, TAU_M, TAU_S = -65.0, -50.0, 1.0, 10.0, 5.0
+THETA = V_THRESH - V_REST
+DT_US = 0.5
+TOL_MS = 1e-5
+
+
+def kernel(s: float) -> float:
+    if s <= 0:
+        return 0.0
+    return TAU_S * TAU_M / (TAU_M - TAU_S) * (np.exp(-s / TAU_M) - np.exp(-s / TAU_S))
+
+
+def crossing_after(w: float, bias: float = 0.0) -> float:
+    """Time from an input's arrival until V (starting at v_rest + bias, held there by a constant
+    current) reaches threshold."""
+    t_peak = np.log(TAU_M / TAU_S) * TAU_M * TAU_S / (TAU_M - TAU_S)
+    assert bias + w / CM * kernel(t_peak) > THETA
+    return brentq(lambda s: bias + w / CM * kernel(s) - THETA, 1e-9, t_peak, xtol=1e-14)
+
+
+def ideal_with(**realism):
+    hw = load_hardware("ideal")
+    return hw.with_overrides(realism=dataclasses.replace(hw.realism, **realism))
+
+
+PARAMS = dict(tau_mem=TAU_M, tau_syn_exc=TAU_S, tau_syn_inh=TAU_S, v_rest=V_REST, v_reset=-70.0,
+              v_thresh=V_THRESH, tau_refrac=30.0, cm=CM)
+W_IN = 1.3 * THETA / (TAU_S * TAU_M / (TAU_M - TAU_S) * ((TAU_S / TAU_M) ** (TAU_S / (TAU_M - TAU_S))
+                                                         - (TAU_S / TAU_M) ** (TAU_M / (TAU_M - TAU_S))))
+
+
+@pytest.mark.parametrize("latency_us", [0.4, 0.73, 1.6])
+def test_an_input_reaches_the_membrane_exactly_the_latency_later(latency_us):
+    net = Network("latency")
+    net.add_spike_source("in", 1)
+    net.add_lif("n", 1, **PARAMS)
+    net.connect("in", "n", weight=W_IN)
+    t_in = 3.21
+    ir = compile_network(net, ideal_with(latency=Latency(input_us=latency_us, recurrent_us=0.0)))
+    res = EmulatorBackend(dt_us=DT_US).run(ir, {"in": SpikeTrains.from_first_spike_times([[t_in]])}, duration=20.0)
+    # 1 µs chip = 1 ms biological (speed-up 1000)
+    assert res.first_spike_times("n")[0, 0] == pytest.approx(t_in + latency_us + crossing_after(W_IN), abs=TOL_MS)
+    off = EmulatorBackend(dt_us=DT_US, imperfections=Imperfections(latency=False)).run(
+        ir, {"in": SpikeTrains.from_first_spike_times([[t_in]])}, duration=20.0)
+    assert off.first_spike_times("n")[0, 0] == pytest.approx(t_in + crossing_after(W_IN), abs=TOL_MS)
+
+
+def chain(n: int, recurrent: bool) -> Network:
+    """in -> n0 -> n1 -> ... : each neuron fires once, driven by the one before; with
+    ``recurrent`` a weak back connection makes it one pass (not layers)."""
+    net = Network("chain")
+    net.add_spike_source("in", 1)
+    for i in range(n):
+        net.add_lif(f"n{i}", 1, **PARAMS)
+    net.connect("in", "n0", weight=W_IN)
+    for i in range(n - 1):
+        net.connect(f"n{i}", f"n{i + 1}", weight=W_IN)
+    if recurrent:
+        net.connect(f"n{n - 1}", "n0", weight=0.01)
+    return net
+
+
+@pytest.mark.parametrize("recurrent", [True, False])
+@pytest.mark.parametrize("latency_us", [0.4, 0.13, 1.1])
+def test_on_chip_spikes_reach_their_targets_the_latency_later(recurrent, latency_us):
+    """A chain of 8: spike i+1 = spike i + latency + the single-input crossing delay, whether the
+    arrival falls in the spike's step or a later one, in one pass or layer by layer."""
+    n = 8
+    ir = compile_network(chain(n, recurrent), ideal_with(latency=Latency(input_us=0.0, recurrent_us=latency_us)))
+    be = EmulatorBackend(dt_us=DT_US)
+    assert (len(be._plan(ir).knet.levels) == 1) == recurrent
+    res = be.run(ir, {"in": SpikeTrains.from_first_spike_times([[1.0]])}, duration=60.0)
+    got = np.array([res.first_spike_times(f"n{i}")[0, 0] for i in range(n)])
+    d = crossing_after(W_IN)
+    ref = 1.0 + d + np.arange(n) * (latency_us + d)
+    np.testing.assert_allclose(got, ref, atol=TOL_MS * n, rtol=0)
+
+
+def test_a_run_continued_while_spikes_are_in_flight_equals_one_run():
+    """Split while an on-chip spike is on its way (latency 1.1 µs > the 0.5 µs step): the
+    continuing run delivers it; spikes equal one long run's."""
+    ir = compile_network(chain(6, True), ideal_with(latency=Latency(input_us=0.4, recurrent_us=1.1)))
+    be = EmulatorBackend(dt_us=DT_US)
+    inp = {"in": SpikeTrains.from_first_spike_times([[1.0]])}
+    whole = be.run(ir, inp, duration=40.0)
+    t0 = whole.first_spike_times("n2")[0, 0]
+    split_at = float(np.ceil((t0 + 0.3) / DT_US) * DT_US)  # n2 has fired, its spike not yet arrived
+    assert split_at < t0 + 1.1
+    first = be.run(ir, inp, duration=split_at)
+    assert len(first.state.in_flight_us) == 1
+    second = be.run(ir, inp, duration=40.0 - split_at, state=first.state)
+    for i in range(6):
+        a = np.concatenate([first.spikes(f"n{i}").times, second.spikes(f"n{i}").times])
+        np.testing.assert_allclose(a, whole.spikes(f"n{i}").times, atol=1e-9)
