@@ -126,13 +126,18 @@ class EmulatorBackend(Backend):
 
     @staticmethod
     def _in_flight(knet: KernelNetwork, net, st: dict, layered: bool, t_us: np.ndarray, nrn: np.ndarray,
-                   trial: np.ndarray, latency_us: float, t_stop_us: float) -> tuple:
-        """The on-chip spikes that arrive at their targets at or after ``t_stop_us`` (the end of the
-        last step): (arrival µs, global node, trial), as EmulatorState's ``in_flight_*`` items.
-        A single pass: the kernel's flight lists; layered: the levels' spikes plus the latency."""
+                   trial: np.ndarray, latency_us: float, t_stop_us: float, events: tuple) -> tuple:
+        """The events that reach their targets at or after ``t_stop_us`` (the end of the last step):
+        (arrival µs, global node, trial), as EmulatorState's ``in_flight_*`` items: input events
+        (``events``: times, nodes, per-trial start) and on-chip spikes (a single pass: the kernel's
+        flight lists; layered: the levels' spikes plus the latency)."""
+        ev_time, ev_node, ev_ptr = events
+        late_in = ev_time >= t_stop_us
+        in_trial = np.repeat(np.arange(len(ev_ptr) - 1, dtype=np.int64), np.diff(ev_ptr))[late_in]
+        in_arr, in_node = ev_time[late_in], ev_node[late_in].astype(np.int64)
         if latency_us <= 0.0:
-            return ()
-        if layered:
+            arr, node, tr = np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        elif layered:
             node = net.lif_nodes[nrn].astype(np.int64)
             keep = (t_us + latency_us >= t_stop_us) & (np.diff(knet.synapses.ptr)[node] > 0)
             arr, node, tr = t_us[keep] + latency_us, node[keep], trial[keep].astype(np.int64)
@@ -143,7 +148,11 @@ class EmulatorBackend(Backend):
             filled = np.arange(st["fly_time"].shape[1])[None, :] < n[:, None]
             arr, node = st["fly_time"][filled], st["fly_node"][filled]
             tr = np.repeat(np.arange(len(n), dtype=np.int64), n)
-        return (("in_flight_us", arr), ("in_flight_node", node.astype(np.int32)), ("in_flight_trial", tr))
+        if len(in_arr) == 0 and len(arr) == 0:
+            return ()
+        return (("in_flight_us", np.concatenate([in_arr, arr])),
+                ("in_flight_node", np.concatenate([in_node, node]).astype(np.int32)),
+                ("in_flight_trial", np.concatenate([in_trial, tr])))
 
     def _events(self, ir: IR, hw, inputs: dict[str, SpikeTrains], trials: int, t_res: float, latency_us: float = 0.0,
                 state: EmulatorState | None = None):
@@ -258,13 +267,13 @@ class EmulatorBackend(Backend):
 
         t_res = imp["timestamp_resolution_us"] or 0.0
         t_end = t_start + duration
-        # absolute input times, delivered after the chip's input latency; a continued run delivers
-        # those that arrive from its start on, and leaves those arriving from its end on to the
-        # run that continues it
-        lat_in_ms = float(hw.bio_time_ms(lat_in))
-        resolved = {name: trains.between(t_start - lat_in_ms, t_end - lat_in_ms)
+        # absolute input times; a continued run takes those from its start on and leaves those
+        # from its end on to the run that continues it. They arrive after the chip's input latency:
+        # those arriving after the run's last step are carried in the state (in flight)
+        resolved = {name: trains.between(t_start, t_end)
                     for name, trains in self.resolve_inputs(ir, inputs, trials).items()}
         ev_time, ev_node, ev_ptr = self._events(ir, hw, resolved, trials, t_res, lat_in, state)
+        ev_time_all, ev_node_all, ev_ptr_all = ev_time, ev_node, ev_ptr
         chip_us = float(hw.chip_time_us(duration))
         n_steps = max(0, int(np.ceil(float(hw.chip_time_us(t_end)) / dt - 1e-9)) - s0)
         rec_nodes = self.recorded_v_nodes(ir, record_v)
@@ -299,7 +308,8 @@ class EmulatorBackend(Backend):
         t_us = np.concatenate([np.zeros(0), *parts_t])
         nrn = np.concatenate([np.zeros(0, np.int32), *parts_n])
         trial = np.concatenate([np.zeros(0, np.int32), *parts_trial])
-        flight = self._in_flight(knet, net, st, layered, t_us, nrn, trial, lat_rec, (s0 + n_steps) * dt)
+        flight = self._in_flight(knet, net, st, layered, t_us, nrn, trial, lat_rec, (s0 + n_steps) * dt,
+                                 (ev_time_all, ev_node_all, ev_ptr_all))
         if layered:  # readout clock, then order by (trial, time, neuron) as the kernel does
             ticks = None
             if t_res > 0:

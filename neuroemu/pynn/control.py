@@ -14,7 +14,7 @@ from neuroemu.ir.io import save_ir as _save_ir
 from neuroemu.pynn import simulator
 from neuroemu.pynn.exceptions import InvalidParameterValueError
 from neuroemu.pynn.session import hardware_config
-from neuroemu.pynn.simulator import CHIP_LATENCY_MS, Settings
+from neuroemu.pynn.simulator import Settings, chip_latency_ms
 
 logger = logging.getLogger("neuroemu.pynn")
 
@@ -30,7 +30,7 @@ def setup(timestep: float | None = None, min_delay=DEFAULT_MIN_DELAY, *, hardwar
     recorded samples (default: the emulator's integration step of the hardware config, 0.5 ms
     on bss2, 0.1 ms on ideal; the emulator integrates exactly, so the time step does not limit
     its accuracy); ``min_delay``/``max_delay``: on the emulated chip every connection has the
-    chip's fixed latency (``get_min_delay()``; 0 ms: the emulator models none yet), there are no
+    chip's fixed latency (``get_min_delay()``; bss2: 0.4 ms, the config's ``realism.latency``), there are no
     programmable delays and a different ``min_delay`` is ignored with a warning; in Brian2's
     software modes as in pyNN.brian2 ("auto" = the time step).
 
@@ -54,9 +54,10 @@ def setup(timestep: float | None = None, min_delay=DEFAULT_MIN_DELAY, *, hardwar
     state.dt = float(timestep)
     state.min_delay = min_delay
     state.max_delay = extra_params.get("max_delay", "auto")
-    if settings.on_chip and min_delay not in ("auto", None) and abs(float(min_delay) - CHIP_LATENCY_MS) > 1e-9:
+    latency = chip_latency_ms(hw)
+    if settings.on_chip and min_delay not in ("auto", None) and abs(float(min_delay) - latency) > 1e-9:
         logger.warning("min_delay=%s ignored: the emulated chip has no programmable delays; every connection has its "
-                       "fixed latency of %g ms (get_min_delay())", min_delay, CHIP_LATENCY_MS)
+                       "fixed latency of %g ms (get_min_delay())", min_delay, latency)
     state.clear()
     return rank()
 

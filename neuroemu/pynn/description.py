@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neuroemu.network.model import FromList, Network, Record
-from neuroemu.pynn.simulator import CHIP_LATENCY_MS, State
+from neuroemu.pynn.simulator import State
 from neuroemu.pynn.standardmodels import IF_curr_exp
 
 _RECEPTOR = {"excitatory": "exc", "inhibitory": "inh"}
@@ -65,7 +65,8 @@ def describe(state: State, injected_nA: dict[int, np.ndarray]) -> Described:
         post_pop = np.searchsorted(first_ids, post_ids, side="right") - 1
         weight, delay = proj.values("weight"), proj.values("delay")
         if on_chip:  # the chip's latency is what every connection has; only the rest is a delay
-            delay = np.where(np.abs(delay - CHIP_LATENCY_MS) < 1e-9, 0.0, delay - CHIP_LATENCY_MS)
+            lat = state.min_delay
+            delay = np.where(np.abs(delay - lat) < 1e-9, 0.0, delay - lat)
         n = len(first_ids)
         pairs = [divmod(int(k), n) for k in np.unique(pre_pop * n + post_pop)]
         label = (str(proj.label) if proj.label

@@ -17,9 +17,12 @@ from pyNN import common
 
 name = "neuroemu"
 
-#: The chip's fixed transmission latency (biological ms) that every connection has on the
-#: emulated chip: what PyNN's minimum delay is there. The emulator models none yet (0 ms).
-CHIP_LATENCY_MS = 0.0
+
+def chip_latency_ms(hw) -> float:
+    """The chip's fixed transmission latency (biological ms) that every connection has on the
+    emulated chip (the hardware config's ``realism.latency.recurrent_us``; bss2: 0.4 µs = 0.4 ms
+    biological): what PyNN's minimum delay is there."""
+    return float(hw.bio_time_ms(hw.realism.latency.recurrent_us))
 
 
 class ID(int, common.IDMixin):
@@ -133,7 +136,9 @@ class State(common.control.BaseState):
         """On the emulated chip: its fixed latency (no programmable delays). In Brian2's software
         modes: as set in ``setup()``, or the time step ("auto"), as pyNN.brian2."""
         if self.settings.on_chip:
-            return CHIP_LATENCY_MS
+            from neuroemu.pynn.session import hardware_config  # (session imports this module)
+
+            return chip_latency_ms(hardware_config(self.settings.hardware))
         return self.dt if self._min_delay == "auto" else float(self._min_delay)
 
     @min_delay.setter

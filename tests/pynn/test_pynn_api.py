@@ -99,12 +99,12 @@ def test_parameter_outside_the_chip_range_names_neuron_and_range():
 
 def test_delay_refused_on_the_emulator_with_the_projection_named():
     sim.setup(hardware="bss2")
-    assert sim.get_min_delay() == 0.0  # the chip's fixed latency: no programmable delays
+    assert sim.get_min_delay() == pytest.approx(0.4)  # the chip's fixed latency: no programmable delays
     src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
     p = sim.Population(1, sim.IF_curr_exp(**CELL))
     sim.Projection(src, p, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=1.5), label="slow")
     with pytest.raises(pynn_errors.ConnectionError,
-                       match="projection 'slow': delay 1.5 ms, but bss2 has no programmable"):
+                       match="projection 'slow': delay 1.1 ms, but bss2 has no programmable"):  # beyond 0.4
         sim.run(5.0)
 
 
