@@ -63,6 +63,7 @@ class Backend(ABC):
         seed: int = 0,
         record_v: Sequence[int] | None = None,
         state: RunState | None = None,
+        readout: str = "probe",
     ) -> Result:
         """Run ``trials`` trials of ``duration`` biological ms.
 
@@ -75,6 +76,12 @@ class Backend(ABC):
         same trials and seed): the run covers ``[state.time_ms, state.time_ms + duration]``,
         input spike times are absolute (spikes before ``state.time_ms`` are ignored) and so are
         the result's. None: start at time 0 from rest.
+        readout: how the recorded membranes are read (:mod:`neuroemu.backends.readout`):
+        ``probe`` (every integration step, exact, any number of neurons), ``madc`` (the config's
+        ``voltage.madc``: bss2 10-bit, a sample every 0.034 µs, at most 2 neurons, interleaved) or
+        ``cadc`` (``voltage.cadc``: bss2 8-bit, all neurons every 2 µs); more neurons than the
+        converter's channels raise :class:`BackendError`. ``result.traces.readout`` and
+        ``result.info["readout"]`` say which was used and in which units the values are.
         The result's ``state`` is where the run stopped.
         """
 

@@ -2,7 +2,8 @@
 
 Spike times are stored in biological ms and in chip µs (``times_us``; on a software backend
 the chip time is what the hardware config's speed-up would give). Membrane traces are in
-biological mV and chip V.
+biological mV and chip V, as the run's readout gave them (``Traces.readout``; details of the
+converter in ``result.info["readout"]``).
 """
 from __future__ import annotations
 
@@ -27,7 +28,16 @@ class PopulationSpikes:
 
 @dataclass
 class Traces:
-    """Membrane potentials of recorded neurons: (trials, neurons, samples)."""
+    """Membrane potentials of recorded neurons: (trials, neurons, samples).
+
+    ``readout`` says how they were read (:mod:`neuroemu.backends.readout`): ``probe`` (the exact
+    membrane at every integration step, unquantized: ``v_chip_V`` in chip V, ``v_mV`` biological
+    mV), ``madc`` or ``cadc`` (the chip's converter at its sampling instants: ``codes`` are its
+    readings, ``v_chip_V`` the chip potential each code stands for, ``V_at_code_0 + code x
+    V_per_lsb``, and ``v_mV`` that potential in biological mV). Neuron j's k-th sample is at
+    ``times_ms[k] + offsets_ms[j]`` (``offsets_ms`` None: all at ``times_ms``; an interleaving
+    MADC samples its neurons in turn), see :meth:`sample_times_ms`.
+    """
 
     nodes: np.ndarray  # int32 global node ids
     population: list[str]  # population of each recorded neuron
@@ -35,6 +45,15 @@ class Traces:
     times_ms: np.ndarray  # (samples,) biological ms
     v_mV: np.ndarray  # (trials, neurons, samples) biological mV
     v_chip_V: np.ndarray  # same in chip V
+    readout: str = "probe"  # probe | madc | cadc (files written before readouts existed: probe)
+    codes: np.ndarray | None = None  # (trials, neurons, samples) ADC readings (madc / cadc), else None
+    offsets_ms: np.ndarray | None = None  # (neurons,) biological ms added to times_ms per neuron, or None
+
+    def sample_times_ms(self, j: int) -> np.ndarray:
+        """Biological ms of the samples of recorded neuron ``j``."""
+        if self.offsets_ms is None:
+            return self.times_ms
+        return self.times_ms + float(self.offsets_ms[j])
 
 
 @dataclass
@@ -125,13 +144,16 @@ def split_populations(net, t_ms: np.ndarray, lif: np.ndarray, trial: np.ndarray,
     return pops
 
 
-def node_traces(net, nodes: np.ndarray, times_ms: np.ndarray, v_mV: np.ndarray, v_chip_V: np.ndarray) -> Traces:
+def node_traces(net, nodes: np.ndarray, times_ms: np.ndarray, v_mV: np.ndarray, v_chip_V: np.ndarray,
+                readout: str = "probe", codes: np.ndarray | None = None,
+                offsets_ms: np.ndarray | None = None) -> Traces:
     """:class:`Traces` of the recorded global ``nodes`` of ``net`` (population and index derived)."""
     pop_of = net.population_of_node()
     return Traces(
         nodes=np.asarray(nodes).astype(np.int32), population=[net.populations[pop_of[k]].name for k in nodes],
         index=np.array([k - net.populations[pop_of[k]].first for k in nodes], np.int32),
-        times_ms=np.asarray(times_ms, float), v_mV=np.asarray(v_mV, float), v_chip_V=v_chip_V,
+        times_ms=np.asarray(times_ms, float), v_mV=np.asarray(v_mV, float), v_chip_V=v_chip_V, readout=readout,
+        codes=codes, offsets_ms=offsets_ms,
     )
 
 

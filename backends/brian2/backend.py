@@ -34,6 +34,14 @@ temporal noise off, i.e. what ``neuroemu run --no-noise`` runs on the emulator):
 
 Trial copies are described in :mod:`.network`, duplicate spikes of a source in one step in
 :mod:`.inputs`, Brian2's compiled-code cache in :mod:`.codegen`.
+
+Membrane readouts (``run(..., readout=...)``, :mod:`neuroemu.backends.readout`): ``probe``
+gives V at every grid point of ``dt`` (at the start of each step). ``madc`` and ``cadc`` read V
+through the IR's hardware config's converters at their instants (chip time, the config's
+speed-up): an instant on Brian2's grid takes the grid value, one between grid points the linear
+interpolation of its two neighbours (error below dt^2/8 times the largest |d^2V/dt^2|, except
+within one dt after a reset, where the interpolation spans the reset); instants after the last
+grid point of the run are not taken.
 """
 from __future__ import annotations
 
@@ -60,6 +68,7 @@ from neuroemu.backends.brian2.inputs import (
 )
 from neuroemu.backends.brian2.network import NEVER_S, STATE_VARIABLES, Brian2Network, NetworkSpec
 from neuroemu.backends.brian2.state import Brian2State
+from neuroemu.backends.readout import ReadoutPlan, plan_readout, readout_info, readout_traces
 from neuroemu.backends.result import Result, node_traces, split_populations
 from neuroemu.compiler.translate import refuse_delays
 from neuroemu.errors import BackendError
@@ -283,10 +292,12 @@ class Brian2Backend(Backend):
 
     def run(self, ir: IR, inputs: Mapping[str, SpikeTrains] | None = None, duration: float = 100.0,
             trials: int = 1, seed: int = 0, record_v: Sequence[int] | None = None,
-            state: Brian2State | None = None) -> Result:
+            state: Brian2State | None = None, readout: str = "probe") -> Result:
         """Run ``trials`` trials of ``duration`` biological ms; ``seed`` seeds the injected noise of
-        ``chip-replay`` (other modes are deterministic). ``state``: see :meth:`Backend.run`."""
+        ``chip-replay`` (other modes are deterministic). ``state``, ``readout``: see
+        :meth:`Backend.run` and the module docstring."""
         t_start = self.check_run_args(ir, duration, trials, seed, state)
+        ro = plan_readout(ir.hardware(), readout, len(self.recorded_v_nodes(ir, record_v)))
         start = time.perf_counter()
         noise = self.noise(ir)
         target = configure_brian2(self.codegen_target)
@@ -381,18 +392,28 @@ class Brian2Backend(Backend):
         }
         if self.mode == "chip-replay":
             info["imperfections_on"] = self.replay_imperfections().switches(ir.hardware())
+        hw = ir.hardware()
+        info["readout"] = readout_info(readout, ro, float(hw.chip_time_us(self.dt)), (
+            "brian2's V at the start of every step of dt" if ro is None else
+            "brian2's V at its grid points, linearly interpolated between them (module docstring)"))
         result = self._result(ir, np.concatenate(spike_t), np.concatenate(spike_n), np.concatenate(spike_k), v_mV,
-                              times_ms, rec_nodes, duration, trials, seed, wall, info)
+                              times_ms, rec_nodes, duration, trials, seed, wall, info, ro)
         result.state = end_state
         return result
 
-    def _result(self, ir, t_ms, lif, trial, v_mV, times_ms, rec_nodes, duration, trials, seed, wall, info) -> Result:
+    def _result(self, ir, t_ms, lif, trial, v_mV, times_ms, rec_nodes, duration, trials, seed, wall, info,
+                ro: ReadoutPlan | None = None) -> Result:
         hw = ir.hardware()
         net = ir.network
         pops = split_populations(net, t_ms, lif, trial, trials, hw.timing.speedup)
         tr = None
         if len(rec_nodes):
-            tr = node_traces(net, rec_nodes, times_ms, v_mV, np.asarray(hw.chip_voltage_V(v_mV), float))
+            v_chip = np.asarray(hw.chip_voltage_V(v_mV), float)
+            if ro is None:
+                tr = node_traces(net, rec_nodes, times_ms, v_mV, v_chip)
+            else:
+                tr = readout_traces(net, hw, rec_nodes, ro, np.asarray(hw.chip_time_us(times_ms), float), v_chip,
+                                    interpolate=True)
         return Result(
             backend=self.name, duration_ms=float(duration), n_trials=int(trials), seed=int(seed),
             speedup=hw.timing.speedup, hardware_name=hw.name, hardware_hash=hw.content_hash, populations=pops,

@@ -3,6 +3,16 @@
 ``EmulatorBackend(chip=SEED)`` builds the chip from the IR's hardware config; pass a
 :class:`Chip` to reuse one, ``calibration=`` for per-circuit DAC codes, and
 ``imperfections=`` to scale or switch off each imperfection.
+
+Membrane readouts (``run(..., readout=...)``, :mod:`neuroemu.backends.readout`): ``probe``
+records every recorded neuron at the start of every integration step (the exact state there).
+``madc`` and ``cadc`` read through the chip's converters at their sampling instants: the run then
+integrates on a step that divides the converter's sampling interval (bss2's MADC: 0.034 µs, so
+its runs take ~15 times the steps of bss2's 0.5 µs; the CADC's 2 µs leaves 0.5 µs as it is), so
+every instant is a step boundary and each sample is the state there (exact: the same closed-form
+propagation, with event moments whose remainder shrinks as (dt/2)^4). Spikes of such a run equal
+a ``probe`` run's up to that remainder; with membrane noise on, the finer step draws its own
+noise increments (the same Ornstein-Uhlenbeck process, another realisation of it).
 """
 from __future__ import annotations
 
@@ -23,6 +33,7 @@ from neuroemu.backends.emulator.kernel import Events, Noise, Recording, Steps, f
 from neuroemu.backends.emulator.lowering import KernelNetwork, lower
 from neuroemu.backends.emulator.scheduler import event_order, level_events, simulate_range
 from neuroemu.backends.emulator.state import EmulatorState
+from neuroemu.backends.readout import ReadoutPlan, plan_readout, readout_info, readout_traces
 from neuroemu.backends.result import Result, node_traces, split_populations
 from neuroemu.compiler.translate import refuse_delays
 from neuroemu.errors import BackendError
@@ -35,6 +46,19 @@ from neuroemu.spikes import SpikeTrains
 _DT_PER_TAU = 0.25
 #: total spike-buffer entries of one kernel call (all trials)
 _SPIKE_BUFFER = 4_000_000
+#: a common step of several periods (time grid, readout interval) below this (µs) is refused
+_MIN_COMMON_STEP_US = 1e-4
+
+
+def _common_step(periods: list[float]) -> float:
+    """The longest step (µs) that divides every period (µs) into whole steps: the period itself
+    for one; for several, the greatest common divisor of their values to 1e-9 µs."""
+    if len(periods) == 1:
+        return periods[0]
+    ticks = [round(p * 1e9) for p in periods]  # in 1e-15 s
+    if any(abs(t - p * 1e9) > 1e-3 * max(1.0, p * 1e9) for t, p in zip(ticks, periods)):
+        raise BackendError(f"the periods {periods} µs are not multiples of 1e-9 µs: no common step")
+    return math.gcd(*ticks) * 1e-9
 
 
 def _rest(trials: int, n: int) -> dict[str, np.ndarray]:
@@ -65,7 +89,9 @@ class EmulatorBackend(Backend):
     :class:`Imperfections`; dt_us: integration step override (chip µs); grid_us: without
     ``dt_us``, the default step (at most the config's step and ``_DT_PER_TAU`` of the shortest
     effective time constant) shortened to divide ``grid_us`` (chip µs) into equal parts, so that
-    runs and states fall on that grid (PyNN's time step).
+    runs and states fall on that grid (PyNN's time step). A ``madc`` / ``cadc`` readout further
+    shortens the default step to divide the converter's sampling interval (an explicit ``dt_us``
+    must divide it); see the module docstring.
     """
 
     name = "emulator"
@@ -105,10 +131,12 @@ class EmulatorBackend(Backend):
         return effective_network(ir, chip, self.imperfections, self.codes(ir, chip))
 
     # --- run ----------------------------------------------------------------------------------
-    def _plan(self, ir: IR) -> "_Plan":
-        """Everything a run needs that depends only on the IR and the backend's chip state
-        (cached: the same IR runs again without redoing the DAC path and the tables)."""
-        key = (id(ir), ir.provenance.created, repr(self.imperfections), id(self.calibration), self.dt_us, self.grid_us)
+    def _plan(self, ir: IR, sample_us: float | None = None) -> "_Plan":
+        """Everything a run needs that depends only on the IR, the backend's chip state and the
+        readout's sampling interval ``sample_us`` (chip µs, None: probe) (cached: the same IR runs
+        again without redoing the DAC path and the tables)."""
+        key = (id(ir), ir.provenance.created, repr(self.imperfections), id(self.calibration), self.dt_us, self.grid_us,
+               sample_us)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         refuse_delays(ir.network, "the emulated chip", "every spike arrives after the chip's fixed latency: leave "
@@ -118,7 +146,13 @@ class EmulatorBackend(Backend):
         eff = effective_network(ir, chip, self.imperfections, self.codes(ir, chip))
         imp = self.imperfections.effective(hw)
         taus = np.concatenate([eff.tau_mem, eff.tau_syn_exc, eff.tau_syn_inh])
-        dt = self.dt_us or self._default_dt(hw.timing.dt_us, float(taus.min()))
+        if self.dt_us:
+            dt = self.dt_us
+            if sample_us is not None and abs(sample_us / dt - round(sample_us / dt)) > 1e-9 * max(1.0, sample_us / dt):
+                raise BackendError(f"dt_us {dt:g} µs does not divide the readout's sampling interval of {sample_us:g} "
+                                   "µs: give one that does, or leave dt_us unset (the step then divides it)")
+        else:
+            dt = self._default_dt(hw.timing.dt_us, float(taus.min()), sample_us)
         plan = _Plan(ir=ir, chip=chip, hw=hw, eff=eff, imp=imp,
                      knet=lower(ir, eff, dt, float(imp["membrane_noise_V"])))
         self._cache = (key, plan)
@@ -187,10 +221,17 @@ class EmulatorBackend(Backend):
             ev_time, ev_node, ev_trial = ev_time[order], ev_node[order], ev_trial[order]
         return ev_time, ev_node, np.searchsorted(ev_trial, np.arange(trials + 1)).astype(np.int64)
 
-    def _default_dt(self, config_dt_us: float, shortest_tau_us: float) -> float:
+    def _default_dt(self, config_dt_us: float, shortest_tau_us: float, sample_us: float | None = None) -> float:
+        """The step (µs): at most the config's and ``_DT_PER_TAU`` of the shortest time constant,
+        shortened to divide ``grid_us`` and the readout's sampling interval ``sample_us``."""
         dt = min(config_dt_us, shortest_tau_us * _DT_PER_TAU)
-        if self.grid_us:
-            dt = self.grid_us / max(1, math.ceil(self.grid_us / dt - 1e-9))
+        periods = [float(p) for p in (self.grid_us, sample_us) if p]
+        if periods:
+            unit = _common_step(periods)
+            if unit < _MIN_COMMON_STEP_US:
+                raise BackendError(f"the periods {' and '.join(f'{p:g} µs' for p in periods)} (time grid, readout "
+                                   f"sampling interval) have no common step of at least {_MIN_COMMON_STEP_US:g} µs")
+            dt = unit / max(1, math.ceil(unit / dt - 1e-9))
         return dt
 
     def initial_state(self, ir: IR, trials: int = 1, seed: int = 0, v_mV=None, time_ms: float = 0.0) -> EmulatorState:
@@ -250,10 +291,12 @@ class EmulatorBackend(Backend):
 
     def run(self, ir: IR, inputs: Mapping[str, SpikeTrains] | None = None, duration: float = 100.0,
             trials: int = 1, seed: int = 0, record_v: Sequence[int] | None = None,
-            state: EmulatorState | None = None) -> Result:
+            state: EmulatorState | None = None, readout: str = "probe") -> Result:
         t_start = self.check_run_args(ir, duration, trials, seed, state)
         start = time.perf_counter()
-        plan = self._plan(ir)
+        rec_nodes = self.recorded_v_nodes(ir, record_v)
+        ro = plan_readout(ir.hardware(), readout, len(rec_nodes))
+        plan = self._plan(ir, None if ro is None else ro.interval_us)
         hw, eff, imp, net = plan.hw, plan.eff, plan.imp, ir.network
         if state is None:  # from rest: the kernel starts every trial there and only writes the end state
             s0, st = 0, {name: np.empty((trials, net.n_lif)) for name in ("v", "ie", "ii", "refr")}
@@ -276,9 +319,11 @@ class EmulatorBackend(Backend):
         ev_time_all, ev_node_all, ev_ptr_all = ev_time, ev_node, ev_ptr
         chip_us = float(hw.chip_time_us(duration))
         n_steps = max(0, int(np.ceil(float(hw.chip_time_us(t_end)) / dt - 1e-9)) - s0)
-        rec_nodes = self.recorded_v_nodes(ir, record_v)
         rec_idx = net.lif_index()[rec_nodes].astype(np.int32)
         rec_every = 1
+        if ro is not None:  # the converter's instants are every `every` steps from step 0: record those
+            every = int(round(ro.interval_us / dt))
+            rec_every = math.gcd(every, int(s0))  # recorded steps s0 + j rec_every include every instant
         n_samples = (n_steps + rec_every - 1) // rec_every if len(rec_idx) else 0
         traces = np.zeros((trials, len(rec_idx), n_samples))
         # spike buffers: generous for few trials, bounded in total; overflowing trials rerun alone
@@ -334,24 +379,31 @@ class EmulatorBackend(Backend):
         t_ms, nrn, trial = t_ms[keep], nrn[keep], trial[keep]
         wall = time.perf_counter() - start
         result = self._result(ir, hw, plan.chip, t_ms, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
-                              duration, trials, seed, wall, imp, s0)
+                              duration, trials, seed, wall, imp, s0, readout, ro)
         result.state = end_state
         return result
 
     def _result(self, ir, hw, chip, t_ms, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
-                duration, trials, seed, wall, imp, s0) -> Result:
+                duration, trials, seed, wall, imp, s0, readout: str, ro: ReadoutPlan | None) -> Result:
         """Result from the spikes of all trials (times in biological ms, LIF indices, trials;
-        sorted by trial, then time, then neuron)."""
+        sorted by trial, then time, then neuron) and the membrane at the recorded steps
+        (``traces``: chip V at the starts of steps s0, s0 + rec_every, ...), read by ``ro``."""
         net = ir.network
         pops = split_populations(net, t_ms, nrn, trial, trials, hw.timing.speedup)
         tr = None
         if len(rec_nodes):
-            times_ms = hw.bio_time_ms((s0 + np.arange(n_samples) * rec_every) * dt)
-            tr = node_traces(net, rec_nodes, times_ms, hw.bio_voltage_mV(traces), traces)
+            grid_us = (s0 + np.arange(n_samples) * rec_every) * dt
+            if ro is None:
+                tr = node_traces(net, rec_nodes, hw.bio_time_ms(grid_us), hw.bio_voltage_mV(traces), traces)
+            else:
+                tr = readout_traces(net, hw, rec_nodes, ro, grid_us, traces, interpolate=False)
+        sampling = ("the state at the start of every integration step" if ro is None else
+                    f"the state at step boundaries: the step ({dt:g} µs) divides the sampling interval")
         info = {
             "chip_seed": chip.seed,
             "calibrated": self.calibration is not None or getattr(ir, "calibration", None) is not None,
             "imperfections_on": self.imperfections.switches(hw), "imperfections": imp, "dt_us": dt,
+            "readout": readout_info(readout, ro, dt, sampling),
         }
         return Result(
             backend=self.name, duration_ms=float(duration), n_trials=int(trials), seed=int(seed),

@@ -42,6 +42,13 @@ def _result_render(rep: dict[str, Any]) -> str:
              f"{rep['duration_ms']:g} ms, seed {rep['seed']}"]
     for name, p in rep["populations"].items():
         lines.append(f"  {name:<16} {p['neurons']:>5} neurons {p['spikes']:>8} spikes  {p['mean_rate_hz']:.3g} Hz mean")
+    ro = rep.get("info", {}).get("readout")
+    if ro and ro.get("mode", "probe") != "probe":
+        bits = f"{ro['bits']}-bit" if ro.get("bits") is not None else "exact (ideal converter)"
+        lines.append(f"  membrane read by the {ro['converter']}: {bits}, a sample every "
+                     f"{ro['neuron_sample_interval_us']:g} µs per neuron ({ro['V_per_lsb'] * 1e3:g} mV per code, chip)")
+    elif ro:
+        lines.append(f"  membrane read by probe: exact, every {ro['sample_interval_us']:g} µs (integration step)")
     lines.append(f"  wall {rep['wall_time_s']:.3g} s, {rep['bio_seconds_per_wall_second']:.4g} biological s per wall s")
     return "\n".join(lines)
 

@@ -97,12 +97,16 @@ def _render(rep: dict[str, Any]) -> str:
               help="Temporal noise on (default) or off: emulator and brian2 chip-replay.")
 @click.option("--mismatch/--no-mismatch", default=None,
               help="Fixed-pattern mismatch on (default) or off: emulator and brian2 chip-replay.")
+@click.option("--readout", type=click.Choice(["probe", "madc", "cadc"]), default="probe", show_default=True,
+              help="How the recorded membranes (the network's record.v) are read: probe (every integration step, "
+                   "exact, any number of neurons), madc (the chip's 10-bit MADC: at most 2 neurons, a sample every "
+                   "0.034 µs on bss2) or cadc (8-bit, all neurons every 2 µs on bss2).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Result file to write (HDF5).")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="Raster (and trace) plot, .png, .pdf or .svg.")
 @json_option
 def run_cmd(network, backend, chip, mode, calibration, duration, trials, seed, input_path, poisson_hz, noise,
-            mismatch, output, plot, as_json) -> None:
+            mismatch, readout, output, plot, as_json) -> None:
     """Run the compiled network NETWORK (IR .h5) on a backend."""
     from neuroemu.backends import load_spikes, save_result
     from neuroemu.ir import load_ir
@@ -120,7 +124,7 @@ def run_cmd(network, backend, chip, mode, calibration, duration, trials, seed, i
     elif poisson_hz is not None:
         inputs = poisson_inputs(ir, poisson_hz, duration, trials, seed)
     be = make_backend(backend, chip, mode, calibration, noise, mismatch)
-    result = be.run(ir, inputs, duration=duration, trials=trials, seed=seed)
+    result = be.run(ir, inputs, duration=duration, trials=trials, seed=seed, readout=readout)
     if output:
         save_result(result, output)
     if plot:

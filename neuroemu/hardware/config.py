@@ -110,15 +110,29 @@ class Adc:
     """An ADC of the membrane: code = (V - V_at_code_0) / V_per_lsb, rounded and clipped to
     0 .. 2**bits - 1; ``bits`` None is an ideal converter (exact, unclipped reads).
 
-    CADC: 8-bit, all neurons in parallel. MADC: 10-bit, one neuron at a time, fast sampling."""
+    Its sampling (what a ``madc`` / ``cadc`` readout of a run does, :mod:`neuroemu.backends.readout`):
+    ``sample_interval_us``: chip µs between two conversions (None: not stated; a readout through
+    this converter is then refused); ``channels``: neurons it records at once (None: all);
+    ``interleaved``: the recorded neurons share the converter, which samples them in turn (each
+    neuron every ``channels used x sample_interval_us``), else all are converted at the same instants.
+
+    CADC: 8-bit, all neurons in parallel. MADC: 10-bit, one or two neurons (interleaved), fast
+    sampling. Configs written before the sampling keys existed load with the defaults."""
 
     bits: int | None
     V_at_code_0: float
     V_per_lsb: float
+    sample_interval_us: float | None = None
+    channels: int | None = None
+    interleaved: bool = False
 
     def __post_init__(self) -> None:
         _require(self.bits is None or 1 <= self.bits <= 16, "bits must be 1..16 or null")
         _require(self.V_per_lsb > 0, "V_per_lsb must be positive")
+        _require(self.sample_interval_us is None or (math.isfinite(self.sample_interval_us)
+                                                     and self.sample_interval_us > 0),
+                 "sample_interval_us must be a positive number of µs or null")
+        _require(self.channels is None or self.channels >= 1, "channels must be >= 1 or null (all neurons)")
 
     @property
     def top_V(self) -> float:
@@ -345,7 +359,7 @@ class HardwareConfig:
 
     @property
     def is_ideal(self) -> bool:
-        """True when nothing is mismatched, noisy or quantized."""
+        """True when nothing is mismatched, noisy or quantized (membrane ADCs included)."""
         no_mismatch = all(p.mismatch_offset == 0 and p.mismatch_gain == 0 for p in self.parameters.values())
         n = self.noise
         return (
@@ -359,6 +373,8 @@ class HardwareConfig:
             and self.synapses.weight_bits is None
             and self.dac.bits is None
             and self.timing.timestamp_resolution_us is None
+            and self.voltage.madc.bits is None
+            and self.voltage.cadc.bits is None
             and self.realism.is_off
         )
 

@@ -60,8 +60,9 @@ def plot_comparison(results: Sequence[Result], path: str | Path, labels: Sequenc
             common = [k for k in range(len(tr.nodes)) if tr.nodes[k] in set(ref.nodes.tolist())]
             for k in common:
                 j = int(np.flatnonzero(ref.nodes == tr.nodes[k])[0])
-                diff = np.interp(ref.times_ms, tr.times_ms, tr.v_mV[trial, k]) - ref.v_mV[trial, j]
-                axd.plot(ref.times_ms, diff, color=COLORS[i % 4], lw=0.8,
+                t_ref = ref.sample_times_ms(j)
+                diff = np.interp(t_ref, tr.sample_times_ms(k), tr.v_mV[trial, k]) - ref.v_mV[trial, j]
+                axd.plot(t_ref, diff, color=COLORS[i % 4], lw=0.8,
                          label=f"{labels[i]} - {ref_label}: {tr.population[k]}[{tr.index[k]}]")
         axd.axhline(0.0, color="0.6", lw=0.5)
         axd.set_ylabel("difference (mV)")

@@ -44,7 +44,7 @@ def draw_traces(ax, results: Sequence[Result], labels: Sequence[str], trial: int
         if r.traces is None:
             continue
         for j in range(len(r.traces.nodes)):
-            ax.plot(r.traces.times_ms, r.traces.v_mV[trial, j], color=COLORS[i % 4], lw=0.8, alpha=alpha,
+            ax.plot(r.traces.sample_times_ms(j), r.traces.v_mV[trial, j], color=COLORS[i % 4], lw=0.8, alpha=alpha,
                     ls="--" if dashed_after_first and i > 0 else "-",
                     label=f"{label}: {r.traces.population[j]}[{r.traces.index[j]}]")
 
