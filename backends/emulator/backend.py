@@ -16,6 +16,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from neuroemu.backends.base import Backend
+from neuroemu.backends.emulator.buses import bus_events, split_ir
 from neuroemu.backends.emulator.chip import Chip
 from neuroemu.backends.emulator.effective import EffectiveNetwork, effective_network
 from neuroemu.backends.emulator.imperfections import Imperfections
@@ -26,6 +27,7 @@ from neuroemu.backends.emulator.state import EmulatorState
 from neuroemu.backends.result import Result, node_traces, split_populations
 from neuroemu.compiler.translate import refuse_delays
 from neuroemu.errors import BackendError
+from neuroemu.hardware.buses import BusLines, bus_lines
 from neuroemu.ir.model import IR
 from neuroemu.spikes import SpikeTrains
 
@@ -51,6 +53,7 @@ class _Plan:
     eff: EffectiveNetwork
     imp: dict
     knet: KernelNetwork
+    lines: BusLines | None = None  # spike sources' bus lines (None: no event serialization)
 
     @property
     def dt(self) -> float:
@@ -119,8 +122,11 @@ class EmulatorBackend(Backend):
         imp = self.imperfections.effective(hw)
         taus = np.concatenate([eff.tau_mem, eff.tau_syn_exc, eff.tau_syn_inh])
         dt = self.dt_us or self._default_dt(hw.timing.dt_us, float(taus.min()))
+        # event buses: a source feeding several buses is one kernel node per bus (see buses.py)
+        lines = bus_lines(ir, hw.realism.event_buses.per_hemisphere) if imp["event_buses"] is not None else None
+        kernel_ir = ir if lines is None else split_ir(ir, lines)
         plan = _Plan(ir=ir, chip=chip, hw=hw, eff=eff, imp=imp,
-                     knet=lower(ir, eff, dt, float(imp["membrane_noise_V"])))
+                     knet=lower(kernel_ir, eff, dt, float(imp["membrane_noise_V"])), lines=lines)
         self._cache = (key, plan)
         return plan
 
@@ -222,9 +228,16 @@ class EmulatorBackend(Backend):
         t_end = t_start + duration
         # absolute input times; a continued run delivers those from its start on, and leaves
         # those from its end on to the run that continues it
-        resolved = {name: trains.between(t_start, t_end)
-                    for name, trains in self.resolve_inputs(ir, inputs, trials).items()}
-        ev_time, ev_node, ev_ptr = self._events(ir, hw, resolved, trials, t_res)
+        traffic = None
+        if plan.lines is None:
+            resolved = {name: trains.between(t_start, t_end)
+                        for name, trains in self.resolve_inputs(ir, inputs, trials).items()}
+            ev_time, ev_node, ev_ptr = self._events(ir, hw, resolved, trials, t_res)
+        else:  # the buses: earlier spikes fill the queues as in one long run
+            resolved = {name: trains.between(-np.inf, t_end)
+                        for name, trains in self.resolve_inputs(ir, inputs, trials).items()}
+            be = bus_events(ir, hw, hw.realism.event_buses, plan.lines, resolved, trials, t_res, t_start, t_end)
+            ev_time, ev_node, ev_ptr, traffic = be.time, be.node, be.ptr, be.traffic
         chip_us = float(hw.chip_time_us(duration))
         dt = plan.dt
         n_steps = max(0, int(np.ceil(float(hw.chip_time_us(t_end)) / dt - 1e-9)) - s0)
@@ -284,14 +297,15 @@ class EmulatorBackend(Backend):
         t_ms, nrn, trial = t_ms[keep], nrn[keep], trial[keep]
         wall = time.perf_counter() - start
         result = self._result(ir, hw, plan.chip, t_ms, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
-                              duration, trials, seed, wall, imp, s0)
+                              duration, trials, seed, wall, imp, s0, traffic)
         result.state = end_state
         return result
 
     def _result(self, ir, hw, chip, t_ms, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
-                duration, trials, seed, wall, imp, s0) -> Result:
+                duration, trials, seed, wall, imp, s0, traffic: dict | None = None) -> Result:
         """Result from the spikes of all trials (times in biological ms, LIF indices, trials;
-        sorted by trial, then time, then neuron)."""
+        sorted by trial, then time, then neuron); ``traffic``: what the event buses did to the
+        inputs (:func:`neuroemu.hardware.buses.traffic`; None: no serialization)."""
         net = ir.network
         pops = split_populations(net, t_ms, nrn, trial, trials, hw.timing.speedup)
         tr = None
@@ -302,6 +316,7 @@ class EmulatorBackend(Backend):
             "chip_seed": chip.seed,
             "calibrated": self.calibration is not None or getattr(ir, "calibration", None) is not None,
             "imperfections_on": self.imperfections.switches(hw), "imperfections": imp, "dt_us": dt,
+            "event_buses": traffic,
         }
         return Result(
             backend=self.name, duration_ms=float(duration), n_trials=int(trials), seed=int(seed),

@@ -42,6 +42,10 @@ def _result_render(rep: dict[str, Any]) -> str:
              f"{rep['duration_ms']:g} ms, seed {rep['seed']}"]
     for name, p in rep["populations"].items():
         lines.append(f"  {name:<16} {p['neurons']:>5} neurons {p['spikes']:>8} spikes  {p['mean_rate_hz']:.3g} Hz mean")
+    if "event_buses" in rep.get("info", {}):  # emulator, brian2 chip-replay
+        from neuroemu.hardware.buses import format_traffic
+
+        lines.append("  " + format_traffic(rep["info"]["event_buses"]))
     lines.append(f"  wall {rep['wall_time_s']:.3g} s, {rep['bio_seconds_per_wall_second']:.4g} biological s per wall s")
     return "\n".join(lines)
 
