@@ -30,7 +30,13 @@ temporal noise off, i.e. what ``neuroemu run --no-noise`` runs on the emulator):
 * timestamp quantization: input spike times and recorded spike times floored to the
   timestamp clock (bio units) before the grid rule applies;
 * spike-time jitter: not expressed (it would move the events the network itself sees):
-  :class:`~neuroemu.errors.BackendError` naming it.
+  :class:`~neuroemu.errors.BackendError` naming it;
+* event buses (``realism.event_buses`` of the config, on unless ``Imperfections(event_buses=
+  False)``): the input events leave the shared buses at the times the emulator delivers them,
+  computed by the same data model (:mod:`neuroemu.hardware.buses`, no emulator code); a source
+  feeding several buses is one generator per bus (:func:`.inputs.bus_source_delays`), and the
+  result's info reports the delays and drops (``event_buses``). Inputs then act on Brian2's
+  grid as always, so delays below dt shift a spike by at most one step.
 
 Trial copies are described in :mod:`.network`, duplicate spikes of a source in one step in
 :mod:`.inputs`, Brian2's compiled-code cache in :mod:`.codegen`.
@@ -59,6 +65,7 @@ from neuroemu.backends.brian2.inputs import (
     InputEvents,
     SourceDelays,
     add_delayed,
+    bus_source_delays,
     gather_events,
     in_flight,
     layout_channels,
@@ -72,6 +79,7 @@ from neuroemu.backends.readout import ReadoutPlan, plan_readout, readout_info, r
 from neuroemu.backends.result import Result, node_traces, split_populations
 from neuroemu.compiler.translate import refuse_delays
 from neuroemu.errors import BackendError
+from neuroemu.hardware.buses import BusLines, bus_lines, departures
 from neuroemu.ir.model import IR, NeuronParams
 from neuroemu.spikes import SpikeTrains
 
@@ -216,6 +224,16 @@ class Brian2Backend(Backend):
         self._params_cache = (key, out, ir)  # keep ir alive: its id stays unique
         return out
 
+    def bus_lines(self, ir: IR) -> BusLines | None:
+        """The spike sources' bus lines that ``chip-replay`` serializes on (None: another mode, a
+        config without event buses, or ``Imperfections(event_buses=False)``)."""
+        if self.mode != "chip-replay":
+            return None
+        hw = ir.hardware()
+        if self.replay_imperfections().effective(hw)["event_buses"] is None:
+            return None
+        return bus_lines(ir, hw.realism.event_buses.per_hemisphere)
+
     # --- run --------------------------------------------------------------------------------
     def _network(self, ir: IR, sd: SourceDelays, layout, batch: int,
                  record_lif: np.ndarray) -> tuple[Brian2Network, bool]:
@@ -302,17 +320,30 @@ class Brian2Backend(Backend):
         noise = self.noise(ir)
         target = configure_brian2(self.codegen_target)
         net = ir.network
-        sd = source_delays(ir)
+        lines = self.bus_lines(ir)
+        sd = source_delays(ir) if lines is None else bus_source_delays(ir, lines)
         if state is not None:
             self._check_continuation(state)
         t_end = t_start + duration
-        # inputs of [t_start, t_end), on this run's clock (Brian2 runs every call from 0)
-        resolved = {name: trains.between(t_start, t_end).shifted(-t_start)
-                    for name, trains in self.resolve_inputs(ir, inputs, trials).items()}
+        all_inputs = self.resolve_inputs(ir, inputs, trials)
         rec_nodes = self.recorded_v_nodes(ir, record_v)
         record_lif = net.lif_index()[rec_nodes].astype(np.int64)
         t_res = noise["timestamp_resolution_ms"]
-        ev = add_delayed(gather_events(ir, resolved, duration, t_res), sd)
+        traffic = None
+        if lines is None:
+            # inputs of [t_start, t_end), on this run's clock (Brian2 runs every call from 0)
+            resolved = {name: trains.between(t_start, t_end).shifted(-t_start) for name, trains in all_inputs.items()}
+            ev = add_delayed(gather_events(ir, resolved, duration, t_res), sd)
+        else:  # leaving the buses in [t_start, t_end); earlier spikes fill the queues as in one long run
+            hw = ir.hardware()
+            dep = departures(ir, hw, hw.realism.event_buses, lines,
+                             {name: trains.between(-np.inf, t_end) for name, trains in all_inputs.items()},
+                             self.replay_imperfections().effective(hw)["timestamp_resolution_us"] or 0.0,
+                             t_start, t_end)
+            t_rel = np.asarray(hw.bio_time_ms(dep.time_us), float) - t_start
+            o = np.lexsort((t_rel, dep.node, dep.trial))
+            ev = InputEvents(t_rel[o], dep.node[o].astype(np.int64), dep.trial[o].astype(np.int64))
+            traffic = dep.traffic
         if state is not None and len(state.carry_ms):  # delayed spikes of earlier runs still in flight
             ev = InputEvents(np.concatenate([ev.time_ms, state.carry_ms - t_start]),
                              np.concatenate([ev.node, state.carry_node]), np.concatenate([ev.trial, state.carry_trial]))
@@ -392,6 +423,7 @@ class Brian2Backend(Backend):
         }
         if self.mode == "chip-replay":
             info["imperfections_on"] = self.replay_imperfections().switches(ir.hardware())
+            info["event_buses"] = traffic
         hw = ir.hardware()
         info["readout"] = readout_info(readout, ro, float(hw.chip_time_us(self.dt)), (
             "brian2's V at the start of every step of dt" if ro is None else

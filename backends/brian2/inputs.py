@@ -20,6 +20,7 @@ from typing import Mapping
 
 import numpy as np
 
+from neuroemu.hardware.buses import BusLines
 from neuroemu.ir.model import IR
 from neuroemu.spikes import SpikeTrains
 
@@ -78,6 +79,18 @@ def source_delays(ir: IR) -> SourceDelays:
     syn_pre[delayed[~from_lif]] = vnode[~from_lif]
     return SourceDelays(syn_pre, np.concatenate([lif, np.full(len(keys), -1, lif.dtype)]),
                         keys[:, 0].astype(np.int64), keys[:, 1].copy(), delayed[from_lif], vnode[from_lif])
+
+
+def bus_source_delays(ir: IR, lines: BusLines) -> SourceDelays:
+    """The spike sources' further bus lines (:class:`neuroemu.hardware.buses.BusLines`) as
+    virtual nodes ``n_nodes + j``, each with the synapses of its bus: one input spike then acts
+    on each bus's synapses at that bus's departure time (the events come from
+    :func:`neuroemu.hardware.buses.departures`, not from :func:`add_delayed`). No delays: the
+    chip that chip-replay replays has none."""
+    lif = ir.network.lif_index()
+    empty = np.zeros(0, np.int64)
+    return SourceDelays(lines.syn_node.astype(np.int64), np.concatenate([lif, np.full(lines.n_virtual, -1, lif.dtype)]),
+                        empty, np.zeros(0), empty, empty)
 
 
 def in_flight(sd: SourceDelays, lif_nodes: np.ndarray, t_ms: np.ndarray, lif: np.ndarray, trial: np.ndarray,

@@ -26,6 +26,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from neuroemu.backends.base import Backend
+from neuroemu.backends.emulator.buses import bus_events, split_ir
 from neuroemu.backends.emulator.chip import Chip
 from neuroemu.backends.emulator.effective import EffectiveNetwork, effective_network
 from neuroemu.backends.emulator.imperfections import Imperfections
@@ -37,6 +38,7 @@ from neuroemu.backends.readout import ReadoutPlan, plan_readout, readout_info, r
 from neuroemu.backends.result import Result, node_traces, split_populations
 from neuroemu.compiler.translate import refuse_delays
 from neuroemu.errors import BackendError
+from neuroemu.hardware.buses import BusLines, bus_lines
 from neuroemu.ir.model import IR
 from neuroemu.spikes import SpikeTrains
 
@@ -75,6 +77,7 @@ class _Plan:
     eff: EffectiveNetwork
     imp: dict
     knet: KernelNetwork
+    lines: BusLines | None = None  # spike sources' bus lines (None: no event serialization)
 
     @property
     def dt(self) -> float:
@@ -153,8 +156,11 @@ class EmulatorBackend(Backend):
                                    "µs: give one that does, or leave dt_us unset (the step then divides it)")
         else:
             dt = self._default_dt(hw.timing.dt_us, float(taus.min()), sample_us)
+        # event buses: a source feeding several buses is one kernel node per bus (see buses.py)
+        lines = bus_lines(ir, hw.realism.event_buses.per_hemisphere) if imp["event_buses"] is not None else None
+        kernel_ir = ir if lines is None else split_ir(ir, lines)
         plan = _Plan(ir=ir, chip=chip, hw=hw, eff=eff, imp=imp,
-                     knet=lower(ir, eff, dt, float(imp["membrane_noise_V"])))
+                     knet=lower(kernel_ir, eff, dt, float(imp["membrane_noise_V"])), lines=lines)
         self._cache = (key, plan)
         return plan
 
@@ -188,11 +194,28 @@ class EmulatorBackend(Backend):
                 ("in_flight_node", np.concatenate([in_node, node]).astype(np.int32)),
                 ("in_flight_trial", np.concatenate([in_trial, tr])))
 
-    def _events(self, ir: IR, hw, inputs: dict[str, SpikeTrains], trials: int, t_res: float, latency_us: float = 0.0,
-                state: EmulatorState | None = None):
-        """Input events of all trials: (times in chip µs, global nodes, per-trial start index).
-        Spike-source events arrive ``latency_us`` after their (clock-quantized) times; a continued
-        run adds the previous run's on-chip spikes still in flight."""
+    @staticmethod
+    def _arrivals(ev_time: np.ndarray, ev_node: np.ndarray, ev_ptr: np.ndarray, latency_us: float,
+                  state: EmulatorState | None, knet: KernelNetwork, trials: int):
+        """The input events as they reach the membranes, ``latency_us`` after their times, with a
+        continued run's events still in flight from the previous run: (times µs, nodes, per-trial
+        start), sorted by (trial, time, node)."""
+        carried = state is not None and len(state.in_flight_us) > 0
+        if latency_us <= 0 and not carried:
+            return ev_time, ev_node, ev_ptr
+        ev_time = ev_time + latency_us
+        if not carried:
+            return ev_time, ev_node, ev_ptr
+        ev_trial = np.repeat(np.arange(trials, dtype=np.int64), np.diff(ev_ptr))
+        ev_time = np.concatenate([ev_time, state.in_flight_us])
+        ev_node = np.concatenate([ev_node, state.in_flight_node.astype(np.int32)])
+        ev_trial = np.concatenate([ev_trial, state.in_flight_trial.astype(np.int64)])
+        order = event_order(ev_trial, ev_time, None, ev_node, len(knet.synapses.ptr) - 1, trials)
+        ev_time, ev_node, ev_trial = ev_time[order], ev_node[order], ev_trial[order]
+        return ev_time, ev_node, np.searchsorted(ev_trial, np.arange(trials + 1)).astype(np.int64)
+
+    def _events(self, ir: IR, hw, inputs: dict[str, SpikeTrains], trials: int, t_res: float):
+        """Input events of all trials: (times in chip µs, global nodes, per-trial start index)."""
         net = ir.network
         times, nodes, trial_of = [], [], []
         for name, trains in inputs.items():
@@ -207,16 +230,7 @@ class EmulatorBackend(Backend):
         if t_res > 0:
             ticks = np.floor(ev_time / t_res)
             ev_time = ticks * t_res  # FPGA playback on its clock
-        if latency_us > 0:
-            ev_time = ev_time + latency_us
-            ticks = None
-        merge = len(times) > 1  # one population's trains are already sorted by (trial, time)
-        if state is not None and len(state.in_flight_us):
-            ev_time = np.concatenate([ev_time, state.in_flight_us])
-            ev_node = np.concatenate([ev_node, state.in_flight_node.astype(np.int32)])
-            ev_trial = np.concatenate([ev_trial, state.in_flight_trial.astype(np.int64)])
-            ticks, merge = None, True
-        if merge:
+        if len(times) > 1:  # one population's trains are already sorted by (trial, time)
             order = event_order(ev_trial, ev_time, ticks, ev_node, net.n_nodes, trials)
             ev_time, ev_node, ev_trial = ev_time[order], ev_node[order], ev_trial[order]
         return ev_time, ev_node, np.searchsorted(ev_trial, np.arange(trials + 1)).astype(np.int64)
@@ -311,11 +325,20 @@ class EmulatorBackend(Backend):
         t_res = imp["timestamp_resolution_us"] or 0.0
         t_end = t_start + duration
         # absolute input times; a continued run takes those from its start on and leaves those
-        # from its end on to the run that continues it. They arrive after the chip's input latency:
-        # those arriving after the run's last step are carried in the state (in flight)
-        resolved = {name: trains.between(t_start, t_end)
-                    for name, trains in self.resolve_inputs(ir, inputs, trials).items()}
-        ev_time, ev_node, ev_ptr = self._events(ir, hw, resolved, trials, t_res, lat_in, state)
+        # from its end on to the run that continues it
+        traffic = None
+        if plan.lines is None:
+            resolved = {name: trains.between(t_start, t_end)
+                        for name, trains in self.resolve_inputs(ir, inputs, trials).items()}
+            ev_time, ev_node, ev_ptr = self._events(ir, hw, resolved, trials, t_res)
+        else:  # the buses: earlier spikes fill the queues as in one long run
+            resolved = {name: trains.between(-np.inf, t_end)
+                        for name, trains in self.resolve_inputs(ir, inputs, trials).items()}
+            be = bus_events(ir, hw, hw.realism.event_buses, plan.lines, resolved, trials, t_res, t_start, t_end)
+            ev_time, ev_node, ev_ptr, traffic = be.time, be.node, be.ptr, be.traffic
+        # they arrive after the chip's input latency; those arriving after the run's last step are
+        # carried in the state (in flight), and the previous run's are delivered now
+        ev_time, ev_node, ev_ptr = self._arrivals(ev_time, ev_node, ev_ptr, lat_in, state, plan.knet, trials)
         ev_time_all, ev_node_all, ev_ptr_all = ev_time, ev_node, ev_ptr
         chip_us = float(hw.chip_time_us(duration))
         n_steps = max(0, int(np.ceil(float(hw.chip_time_us(t_end)) / dt - 1e-9)) - s0)
@@ -379,15 +402,18 @@ class EmulatorBackend(Backend):
         t_ms, nrn, trial = t_ms[keep], nrn[keep], trial[keep]
         wall = time.perf_counter() - start
         result = self._result(ir, hw, plan.chip, t_ms, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
-                              duration, trials, seed, wall, imp, s0, readout, ro)
+                              duration, trials, seed, wall, imp, s0, readout, ro, traffic)
         result.state = end_state
         return result
 
     def _result(self, ir, hw, chip, t_ms, nrn, trial, traces, rec_nodes, n_samples, rec_every, dt,
-                duration, trials, seed, wall, imp, s0, readout: str, ro: ReadoutPlan | None) -> Result:
+                duration, trials, seed, wall, imp, s0, readout: str, ro: ReadoutPlan | None,
+                traffic: dict | None = None) -> Result:
         """Result from the spikes of all trials (times in biological ms, LIF indices, trials;
         sorted by trial, then time, then neuron) and the membrane at the recorded steps
-        (``traces``: chip V at the starts of steps s0, s0 + rec_every, ...), read by ``ro``."""
+        (``traces``: chip V at the starts of steps s0, s0 + rec_every, ...), read by ``ro``;
+        ``traffic``: what the event buses did to the inputs (:func:`neuroemu.hardware.buses.traffic`;
+        None: no serialization)."""
         net = ir.network
         pops = split_populations(net, t_ms, nrn, trial, trials, hw.timing.speedup)
         tr = None
@@ -404,6 +430,7 @@ class EmulatorBackend(Backend):
             "calibrated": self.calibration is not None or getattr(ir, "calibration", None) is not None,
             "imperfections_on": self.imperfections.switches(hw), "imperfections": imp, "dt_us": dt,
             "readout": readout_info(readout, ro, dt, sampling),
+            "event_buses": traffic,
         }
         return Result(
             backend=self.name, duration_ms=float(duration), n_trials=int(trials), seed=int(seed),

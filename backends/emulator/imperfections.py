@@ -28,6 +28,9 @@ class Imperfections:
     dead_circuits: extra circuits (global indices) that never spike.
     timestamp_quantization: put input and recorded spike times on the FPGA clock grid.
     latency: the chip's fixed transport latencies (config ``realism.latency``) on or off.
+    event_buses: serialize input events on the config's shared event buses (queueing delays and
+        drops, :mod:`neuroemu.hardware.buses`); off, or without ``realism.event_buses`` in the
+        config, every event arrives at its time.
     """
 
     mismatch_scale: float = 1.0
@@ -40,6 +43,7 @@ class Imperfections:
     dead_circuits: tuple[int, ...] = ()
     timestamp_quantization: bool = True
     latency: bool = True
+    event_buses: bool = True
 
     def __post_init__(self) -> None:
         for name in ("mismatch_scale", "weight_mismatch_scale", "membrane_noise_scale", "threshold_jitter_scale"):
@@ -58,10 +62,10 @@ class Imperfections:
     @classmethod
     def none(cls) -> "Imperfections":
         """Everything off: no mismatch, no noise, no dead circuits, exact timestamps, none of the
-        chip's limits (realism: latency, ...)."""
+        chip's limits (realism: latency, event serialization, ...)."""
         return cls(mismatch_scale=0.0, weight_mismatch_scale=0.0, membrane_noise_scale=0.0,
                    threshold_jitter_scale=0.0, spike_time_jitter_us=0.0, dead_fraction=0.0,
-                   timestamp_quantization=False, latency=False)
+                   timestamp_quantization=False, latency=False, event_buses=False)
 
     def without_noise(self) -> "Imperfections":
         """The same with every temporal noise off (membrane noise, threshold jitter, spike-time
@@ -80,6 +84,7 @@ class Imperfections:
         jitter = n.spike_time_jitter_us if self.spike_time_jitter_us is None else self.spike_time_jitter_us
         dead = n.dead_fraction if self.dead_fraction is None else self.dead_fraction
         res = hw.timing.timestamp_resolution_us if self.timestamp_quantization else None
+        eb = hw.realism.event_buses if self.event_buses else None
         return {
             "mismatch": {p: {"offset": hw.parameters[p].mismatch_offset * self.parameter_scale(p),
                              "gain": hw.parameters[p].mismatch_gain * self.parameter_scale(p)} for p in PARAMETERS},
@@ -93,6 +98,8 @@ class Imperfections:
             "timestamp_resolution_us": res,
             "latency_input_us": hw.realism.latency.input_us if self.latency else 0.0,
             "latency_recurrent_us": hw.realism.latency.recurrent_us if self.latency else 0.0,
+            # per_hemisphere, event_interval_us (chip µs), queue_depth; None: no serialization
+            "event_buses": None if eb is None else dataclasses.asdict(eb),
         }
 
     def switches(self, hw: HardwareConfig) -> dict[str, bool]:
@@ -107,6 +114,7 @@ class Imperfections:
             "dead_circuits": e["dead_fraction"] > 0 or bool(e["dead_circuits"]),
             "timestamp_quantization": e["timestamp_resolution_us"] is not None,
             "latency": e["latency_input_us"] > 0 or e["latency_recurrent_us"] > 0,
+            "event_buses": e["event_buses"] is not None,
             "weight_quantization": hw.synapses.weight_bits is not None,
             "dac_quantization": hw.dac.bits is not None,
         }

@@ -49,6 +49,10 @@ def _result_render(rep: dict[str, Any]) -> str:
                      f"{ro['neuron_sample_interval_us']:g} µs per neuron ({ro['V_per_lsb'] * 1e3:g} mV per code, chip)")
     elif ro:
         lines.append(f"  membrane read by probe: exact, every {ro['sample_interval_us']:g} µs (integration step)")
+    if "event_buses" in rep.get("info", {}):  # emulator, brian2 chip-replay
+        from neuroemu.hardware.buses import format_traffic
+
+        lines.append("  " + format_traffic(rep["info"]["event_buses"]))
     lines.append(f"  wall {rep['wall_time_s']:.3g} s, {rep['bio_seconds_per_wall_second']:.4g} biological s per wall s")
     return "\n".join(lines)
 

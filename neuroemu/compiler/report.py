@@ -5,11 +5,14 @@ from typing import Any
 
 import numpy as np
 
+from neuroemu.hardware.buses import peak_load
 from neuroemu.ir.model import IR
 
 
 def resource_report(ir: IR) -> dict[str, Any]:
-    """Plain dict (JSON-ready): circuits, rows per hemisphere, drivers, labels, synapses, quantization."""
+    """Plain dict (JSON-ready): circuits, rows per hemisphere, drivers, labels, synapses, quantization,
+    the spike sources' load on the shared event buses (``event_buses``, None when the config has
+    none: :func:`neuroemu.hardware.buses.peak_load`) and ``warnings`` (sentences)."""
     hw = ir.hardware()
     net, pl, wq = ir.network, ir.placement, ir.weights
     H, R = hw.neurons.hemispheres, hw.synapses.rows_per_hemisphere
@@ -36,6 +39,7 @@ def resource_report(ir: IR) -> dict[str, Any]:
             "relative_rms_error": float(wq.relative_rms_error[i]),
             "zeroed": int(wq.zeroed[i]), "saturated": int(wq.saturated[i]),
         })
+    buses = peak_load(ir, hw)
     return {
         "network": net.name,
         "hardware": {"name": hw.name, "hash": hw.short_hash},
@@ -54,6 +58,8 @@ def resource_report(ir: IR) -> dict[str, Any]:
             for g in range(len(wq.group_scale))
         ],
         "calibration": ir.provenance.calibration_id,
+        "event_buses": buses,
+        "warnings": [] if buses is None else list(buses["warnings"]),
     }
 
 
@@ -83,4 +89,16 @@ def format_resource_report(rep: dict[str, Any]) -> str:
             f"({100 * pr['relative_rms_error']:.2f} %), max {pr['max_error_nA']:.3g} nA, "
             f"{pr['zeroed']} zeroed, {pr['saturated']} saturated"
         )
+    eb = rep.get("event_buses")
+    if eb is not None:
+        depth = "unbounded" if eb["queue_depth"] is None else f"{eb['queue_depth']} events"
+        di = eb["default_inputs"]
+        lines.append(f"  event buses ({eb['per_hemisphere']} per hemisphere, one event per {eb['event_interval_us']:g} "
+                     f"µs, queue {depth}): {len(eb['buses'])} used by spike sources, at most "
+                     f"{eb['max_sources_per_bus']} sources on one")
+        if di["events"]:
+            lines.append(f"    default inputs: {di['events']} bus events, {di['delayed']} delayed (max "
+                         f"{di['max_delay_us']:.4g} µs), {di['dropped']} dropped")
+    for w in rep.get("warnings", []):
+        lines.append(f"  warning: {w}")
     return "\n".join(lines)
