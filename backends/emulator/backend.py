@@ -63,6 +63,17 @@ def _common_step(periods: list[float]) -> float:
     return math.gcd(*ticks) * 1e-9
 
 
+def _refuse_unmodelled(hw) -> None:
+    """Limits a config may declare that the emulator does not model yet: refused, not ignored."""
+    r = hw.realism
+    if r.synaptic_saturation is not None:
+        raise BackendError(f"hardware '{hw.name}': realism.synaptic_saturation is not modelled by the emulator yet "
+                           "(docs/realism.md); set it to null")
+    if r.refractory is not None and r.refractory.reset_tau_us > 0:
+        raise BackendError(f"hardware '{hw.name}': realism.refractory.reset_tau_us > 0 (a finite reset conductance) is "
+                           "not modelled by the emulator yet (docs/realism.md); set it to 0")
+
+
 def _rest(trials: int, n: int) -> dict[str, np.ndarray]:
     """State arrays of neurons at rest (kernel order: V - leak, currents, refractory end)."""
     return {"v": np.zeros((trials, n)), "ie": np.zeros((trials, n)), "ii": np.zeros((trials, n)),
@@ -142,6 +153,7 @@ class EmulatorBackend(Backend):
                sample_us)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
+        _refuse_unmodelled(ir.hardware())
         refuse_delays(ir.network, "the emulated chip", "every spike arrives after the chip's fixed latency: leave "
                       "the delay unset, or run it on the brian2 backend in mode ideal or as-deployed")
         chip = self.chip_for(ir)
@@ -160,7 +172,7 @@ class EmulatorBackend(Backend):
         lines = bus_lines(ir, hw.realism.event_buses.per_hemisphere) if imp["event_buses"] is not None else None
         kernel_ir = ir if lines is None else split_ir(ir, lines)
         plan = _Plan(ir=ir, chip=chip, hw=hw, eff=eff, imp=imp,
-                     knet=lower(kernel_ir, eff, dt, float(imp["membrane_noise_V"])), lines=lines)
+                     knet=lower(kernel_ir, eff, dt, float(imp["membrane_noise_V"]), imp["rails_V"]), lines=lines)
         self._cache = (key, plan)
         return plan
 

@@ -231,3 +231,46 @@ def _start_crossing(v, a, b, thr, h, inv_tm, inv_te, inv_ti) -> float:
         return x0
     x = segment_crossing(v0, a0, b0, thr, h - x0, inv_tm, inv_te, inv_ti)
     return x0 + x if x >= 0.0 else -1.0
+
+
+@nb.njit(cache=True)
+def rail_release(a: float, b: float, c: float, h: float, inv_te: float, inv_ti: float) -> float:
+    """First x in [0, h] where the summed current a e^{-x/tau_e} + b e^{-x/tau_i} reaches ``c``
+    (from below), or -1: when a membrane held at the lower rail V_lo is released (dV/dt =
+    -V_lo/tau_m + I >= 0 there, c = V_lo/tau_m). f(x) = a e^{-x/tau_e} + b e^{-x/tau_i} - c has at most one
+    extremum (f' = 0 where e^{x (1/tau_i - 1/tau_e)} = -b tau_e / (a tau_i)), so its first zero lies
+    in a bracket where f is monotone: refined by safeguarded Newton to 1e-13 (1 + h) µs."""
+    f0 = a + b - c
+    if f0 >= 0.0:
+        return 0.0
+    hi = h
+    if inv_ti != inv_te and a * b < 0.0:
+        ratio = -(b * inv_ti) / (a * inv_te)
+        if ratio > 0.0:
+            xs = math.log(ratio) / (inv_ti - inv_te)
+            if 0.0 < xs < h:
+                fs = a * math.exp(-xs * inv_te) + b * math.exp(-xs * inv_ti) - c
+                if fs >= 0.0:
+                    hi = xs  # rises to the extremum above c: the zero lies before it
+    fh = a * math.exp(-hi * inv_te) + b * math.exp(-hi * inv_ti) - c
+    if fh < 0.0:
+        return -1.0
+    lo = 0.0
+    x = hi * f0 / (f0 - fh)
+    tol = 1e-13 * (1.0 + h)
+    for _ in range(100):
+        ea = a * math.exp(-x * inv_te)
+        eb = b * math.exp(-x * inv_ti)
+        f = ea + eb - c
+        if f >= 0.0:
+            hi = x
+        else:
+            lo = x
+        df = -ea * inv_te - eb * inv_ti
+        xn = x - f / df if df != 0.0 else 0.5 * (lo + hi)
+        if not (lo < xn < hi):
+            xn = 0.5 * (lo + hi)
+        if abs(xn - x) <= tol or hi - lo <= tol:
+            return hi  # (f(hi) >= 0: released, V rises from the rail)
+        x = xn
+    return hi

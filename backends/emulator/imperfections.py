@@ -28,6 +28,7 @@ class Imperfections:
     dead_circuits: extra circuits (global indices) that never spike.
     timestamp_quantization: put input and recorded spike times on the FPGA clock grid.
     latency: the chip's fixed transport latencies (config ``realism.latency``) on or off.
+    rails: the membrane held within the analog supply range (config ``realism.rails``) on or off.
     event_buses: serialize input events on the config's shared event buses (queueing delays and
         drops, :mod:`neuroemu.hardware.buses`); off, or without ``realism.event_buses`` in the
         config, every event arrives at its time.
@@ -43,6 +44,7 @@ class Imperfections:
     dead_circuits: tuple[int, ...] = ()
     timestamp_quantization: bool = True
     latency: bool = True
+    rails: bool = True
     event_buses: bool = True
 
     def __post_init__(self) -> None:
@@ -65,7 +67,7 @@ class Imperfections:
         chip's limits (realism: latency, event serialization, ...)."""
         return cls(mismatch_scale=0.0, weight_mismatch_scale=0.0, membrane_noise_scale=0.0,
                    threshold_jitter_scale=0.0, spike_time_jitter_us=0.0, dead_fraction=0.0,
-                   timestamp_quantization=False, latency=False, event_buses=False)
+                   timestamp_quantization=False, latency=False, event_buses=False, rails=False)
 
     def without_noise(self) -> "Imperfections":
         """The same with every temporal noise off (membrane noise, threshold jitter, spike-time
@@ -98,6 +100,9 @@ class Imperfections:
             "timestamp_resolution_us": res,
             "latency_input_us": hw.realism.latency.input_us if self.latency else 0.0,
             "latency_recurrent_us": hw.realism.latency.recurrent_us if self.latency else 0.0,
+            # (low, high) chip V the membrane cannot leave; None: unbounded
+            "rails_V": ((hw.realism.rails.low_V, hw.realism.rails.high_V)
+                        if self.rails and hw.realism.rails is not None else None),
             # per_hemisphere, event_interval_us (chip µs), queue_depth; None: no serialization
             "event_buses": None if eb is None else dataclasses.asdict(eb),
         }
@@ -114,6 +119,7 @@ class Imperfections:
             "dead_circuits": e["dead_fraction"] > 0 or bool(e["dead_circuits"]),
             "timestamp_quantization": e["timestamp_resolution_us"] is not None,
             "latency": e["latency_input_us"] > 0 or e["latency_recurrent_us"] > 0,
+            "rails": e["rails_V"] is not None,
             "event_buses": e["event_buses"] is not None,
             "weight_quantization": hw.synapses.weight_bits is not None,
             "dac_quantization": hw.dac.bits is not None,

@@ -36,7 +36,13 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from neuroemu.backends.emulator.crossing import _current_bound, _hermite_root, _start_crossing, segment_crossing
+from neuroemu.backends.emulator.crossing import (
+    _current_bound,
+    _hermite_root,
+    _start_crossing,
+    rail_release,
+    segment_crossing,
+)
 from neuroemu.backends.emulator.events import NO_NRT, _add_dense, _insert_event, _push, _synapse_index, _weights_onto
 from neuroemu.backends.emulator.lowering import Neurons
 from neuroemu.backends.emulator.random import _GOLD, approx_normal_hashed, mix32, normal, stream_key
@@ -123,18 +129,28 @@ def flight_capacity(n: int, latency_us: float, min_tau_ref_us: float, dt: float)
 
 
 @nb.njit(inline="always", cache=True)
-def _replay(k, t0, t1, t_free, v, a, b, v_reset, thr, inv_tm, inv_te, inv_ti, l_time, l_node, m, ptr, tgt, rec, w,
-            dense_first):
+def _replay(k, t0, t1, t_free, v, a, b, v_reset, thr, lo, inv_tm, inv_te, inv_ti, l_time, l_node, m, ptr, tgt, rec,
+            w, dense_first):
     """Exact trajectory of neuron ``k`` (global LIF index) over the step [t0, t1) from its state
     (v, a, b) at t0, through the step's events onto it (``l_time/l_node[:m]``, sorted by time), with
     V held at ``v_reset`` until ``t_free`` (end of a refractory period). Returns (tc, v, a, b):
     the first threshold crossing at or after ``t_free`` (-1 if none) and the state at t1 (at tc
     when there is a crossing). Every free segment between events is searched with
-    :func:`segment_crossing`, so crossings that end within the step are found too."""
+    :func:`segment_crossing`, so crossings that end within the step are found too.
+
+    Lower rail ``lo`` (V relative to the leak; -inf: none): V cannot go below it. A segment whose
+    lower bound (V* + (v - V*) e^{-x/tau_m}, V* = tau_m x the least current) reaches it is searched
+    for the first time V falls to it (:func:`segment_crossing` on -V); there V stays at the rail
+    (railed) until the current lifts it, I(t) >= lo/tau_m (:func:`rail_release`), and evolves
+    freely from the rail again."""
     ta = t0
     held = t_free > t0
     if held:
         v = v_reset
+    railed = False
+    if v <= lo:
+        v = lo
+        railed = a + b < lo * inv_tm
     i = 0
     while True:
         we, wi = 0.0, 0.0
@@ -154,27 +170,58 @@ def _replay(k, t0, t1, t_free, v, a, b, v_reset, thr, inv_tm, inv_te, inv_ti, l_
         if held:
             a *= math.exp(-h * inv_te)
             b *= math.exp(-h * inv_ti)
-        elif h > 0.0:
-            # the segment's three decays serve both the bound of V on it (crossing.py's
-            # _upper_bound) and its end state; only a segment the bound cannot clear is searched
-            em = math.exp(-h * inv_tm)
-            ee = math.exp(-h * inv_te)
-            ei = math.exp(-h * inv_ti)
-            vs = ((a if a >= 0.0 else a * ee) + (b if b >= 0.0 else b * ei)) / inv_tm
-            ub = v if vs <= v else vs + (v - vs) * em
-            if ub >= thr:
-                x = _start_crossing(v, a, b, thr, h, inv_tm, inv_te, inv_ti)
-                if x >= 0.0:
-                    vx, _, ax, bx = _free(x, v, a, b, inv_tm, inv_te, inv_ti)
-                    return ta + x, vx, ax, bx
-            v = v * em + kernel_p_from(h, em, ee, inv_te - inv_tm) * a + kernel_p_from(h, em, ei, inv_ti - inv_tm) * b
-            a *= ee
-            b *= ei
+        else:
+            turns = 0
+            while h > 0.0:  # (sub-segments: on the rail, then free; a few turns at most)
+                turns += 1
+                if railed and turns < 16:
+                    x = rail_release(a, b, lo * inv_tm, h, inv_te, inv_ti)
+                    if x < 0.0:  # held at the rail throughout
+                        a *= math.exp(-h * inv_te)
+                        b *= math.exp(-h * inv_ti)
+                        break
+                    a *= math.exp(-x * inv_te)
+                    b *= math.exp(-x * inv_ti)
+                    ta += x
+                    h = tb - ta
+                    railed = False
+                    continue
+                # the segment's three decays serve both the bounds of V on it (crossing.py's
+                # _upper_bound) and its end state; only a segment the bounds cannot clear is searched
+                em = math.exp(-h * inv_tm)
+                ee = math.exp(-h * inv_te)
+                ei = math.exp(-h * inv_ti)
+                x_rail = -1.0
+                if lo > -np.inf and turns < 16:
+                    vl = ((a if a <= 0.0 else a * ee) + (b if b <= 0.0 else b * ei)) / inv_tm
+                    if (v if vl >= v else vl + (v - vl) * em) <= lo:  # (from the rail: not while rising)
+                        x_rail = _start_crossing(-v, -a, -b, -lo, h, inv_tm, inv_te, inv_ti)
+                vs = ((a if a >= 0.0 else a * ee) + (b if b >= 0.0 else b * ei)) / inv_tm
+                ub = v if vs <= v else vs + (v - vs) * em
+                if ub >= thr:
+                    x = _start_crossing(v, a, b, thr, h if x_rail < 0.0 else x_rail, inv_tm, inv_te, inv_ti)
+                    if x >= 0.0:
+                        vx, _, ax, bx = _free(x, v, a, b, inv_tm, inv_te, inv_ti)
+                        return ta + x, vx, ax, bx
+                if x_rail >= 0.0:  # V reaches the rail: held there from now on
+                    _, _, a, b = _free(x_rail, v, a, b, inv_tm, inv_te, inv_ti)
+                    v = lo
+                    railed = True
+                    ta += x_rail
+                    h = tb - ta
+                    continue
+                v = (v * em + kernel_p_from(h, em, ee, inv_te - inv_tm) * a
+                     + kernel_p_from(h, em, ei, inv_ti - inv_tm) * b)
+                a *= ee
+                b *= ei
+                break
         ta = tb
         if i >= m:
             return -1.0, v, a, b
         a += we
         b += wi
+        if railed:  # an excitatory event may lift V off the rail at once
+            railed = a + b < lo * inv_tm
         i += 1
 
 
@@ -193,6 +240,7 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
     inv_te, inv_ti = nr.inv_te, nr.inv_ti
     inv_tm, pmm, pe, pi, p_e, p_i = nr.inv_tm, nr.pmm, nr.pe, nr.pi, nr.p_e, nr.p_i
     noise_step = nr.noise_step
+    lo, hi = nr.v_lo_rel, nr.v_hi_rel
     co = np.ascontiguousarray(nr.co)  # this job's columns: contiguous rows for SIMD
     ptr, tgt, rec, w, dense_first, dense_rec, lif_node, max_row = syn
     seed, sigma_thr, jitter_us, t_res, lat = noise_p
@@ -313,8 +361,8 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
         # I_exc only decays and exc events only add (I_exc(t) <= I_exc(t1) e^{dt/tau_e}); I_inh <= 0
         # only decays towards 0 (I_inh(t) <= I_inh(t0) e^{-dt/tau_i}); so V(t) <= V* + (V(t0) - V*)
         # e^{-(t - t0)/tau_m} <= the bound, V* = tau_m (I_exc max + I_inh max)
-        hits = _bound_flags(t0, t1, refr, vprev, v_reset_rel, tau_m, iprev_e, iprev_i, ie, pe, inv_pe, rr, v, pmm, thr,
-                            flag)
+        hits = _bound_flags(t0, t1, refr, vprev, v_reset_rel, tau_m, iprev_e, iprev_i, ie, ii, pe, inv_pe, inv_pi, rr,
+                            v, pmm, thr, lo, hi, flag)
         if hits == 0:
             continue
         m = -1  # this step's event list, built on first use (m_in: its input events; then on-chip spikes)
@@ -340,14 +388,15 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
                 for q in range(f_step):  # (arrivals merged in time order)
                     m = _insert_event(f_time[q], f_node[q], l_time, l_node, m)
                 m_in = m
-            if t0 < refr[k] < t1 and _refractory_end(k, k_lo, t0, t1, refr[k], m, vprev, iprev_e, iprev_i, v, ie, thr,
-                                                     l_time, l_node, v_reset_rel, inv_tm, inv_te, inv_ti, pmm, pe,
-                                                     inv_pe, rr, ptr, tgt, rec, w, dense_first):
+            if flag[k] == 1 and t0 < refr[k] < t1 and _refractory_end(
+                    k, k_lo, t0, t1, refr[k], m, vprev, iprev_e, iprev_i, v, ie, thr, l_time, l_node, v_reset_rel,
+                    inv_tm, inv_te, inv_ti, pmm, pe, inv_pe, rr, ptr, tgt, rec, w, dense_first):
                 continue
             cand[n_c] = k
             pos[k] = n_c
-            cand_t[n_c] = _candidate(k, k_lo, t0, t1, refr[k], m, m_in, vprev, iprev_e, iprev_i, v, ie, ii, noise, thr,
-                                     l_time, l_node, v_reset_rel, inv_tm, inv_te, inv_ti, ptr, tgt, rec, w, dense_first)
+            cand_t[n_c] = _candidate(k, k_lo, t0, t1, refr[k], m, m_in, vprev, iprev_e, iprev_i, v, ie, ii, noise,
+                                     thr, l_time, l_node, v_reset_rel, lo, hi, flag[k], inv_tm, inv_te, inv_ti, ptr,
+                                     tgt, rec, w, dense_first)
             n_c += 1
         # spikes in time order: each is delivered to its targets within the step at its exact
         # time, and the crossings of the neurons it reaches (and its own next one) are searched again
@@ -395,14 +444,16 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
                         n_c += 1
                     cand_t[q] = _candidate(kt, k_lo, t0, t1, refr[kt], m, m_in,
                                            vprev, iprev_e, iprev_i, v, ie, ii, noise, thr, l_time, l_node,
-                                           v_reset_rel, inv_tm, inv_te, inv_ti, ptr, tgt, rec, w, dense_first)
+                                           v_reset_rel, lo, hi, flag[kt], inv_tm, inv_te, inv_ti, ptr, tgt, rec, w,
+                                           dense_first)
             if refr[k] >= t1 and _synapse_index(node, k + k_lo, ptr, tgt, dense_first) < 0:
                 v[k] = v_reset_rel[k]  # refractory past the step end, no event onto itself: currents as they are
                 cand_t[c] = -1.0
             else:
                 cand_t[c] = _candidate(k, k_lo, t0, t1, refr[k], m, m_in,
                                        vprev, iprev_e, iprev_i, v, ie, ii, noise, thr, l_time, l_node,
-                                       v_reset_rel, inv_tm, inv_te, inv_ti, ptr, tgt, rec, w, dense_first)
+                                       v_reset_rel, lo, hi, flag[k], inv_tm, inv_te, inv_ti, ptr, tgt, rec, w,
+                                       dense_first)
         for q in range(n_c):
             pos[cand[q]] = -1
     for k in range(n):
@@ -420,12 +471,15 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
 
 
 @nb.njit(cache=True, error_model="numpy", **NO_NRT)
-def _bound_flags(t0, t1, refr, vprev, v_reset_rel, tau_m, iprev_e, iprev_i, ie, pe, inv_pe, rr, v, pmm, thr,
-                 flag) -> int:
-    """Flag the step's candidates (returns their number): refractory periods ending in the step,
-    and membranes whose upper bound over the step reaches threshold; V of neurons refractory past
-    the step end is set to the reset. (A function of its own, compiled without NRT: inside the
-    kernel this loop was not vectorized.)"""
+def _bound_flags(t0, t1, refr, vprev, v_reset_rel, tau_m, iprev_e, iprev_i, ie, ii, pe, inv_pe, inv_pi, rr, v, pmm,
+                 thr, lo, hi, flag) -> int:
+    """Flag the step's candidates (returns their number): 1 for refractory periods ending in the
+    step and membranes whose upper bound over the step reaches threshold, 2 for membranes whose
+    lower bound reaches the lower rail ``lo`` (V >= V_* + (V(t0) - V_*) e^{-(t - t0)/tau_m},
+    V_* = tau_m I_min, I_exc >= its start value decayed over the step, I_inh >= its end value
+    grown back over it); V of neurons refractory past the step end is set to the reset, the others'
+    end values are held within the rails [lo, hi]. (A function of its own, compiled without NRT:
+    inside the kernel this loop was not vectorized.)"""
     hits = 0
     for k in range(v.shape[0]):  # branch-free (SIMD)
         rk = refr[k]
@@ -433,9 +487,13 @@ def _bound_flags(t0, t1, refr, vprev, v_reset_rel, tau_m, iprev_e, iprev_i, ie, 
         vs = tau_m[k] * _current_bound(iprev_e[k], iprev_i[k], ie[k], pe[k], inv_pe[k], rr[k])
         vk = v[k]
         f = (rk < t1) & ((max(vs + (v0 - vs) * pmm[k], v0, vk) >= thr[k]) | (rk > t0))
-        v[k] = vk if rk < t1 else v_reset_rel[k]
-        flag[k] = f
-        hits += f
+        a0 = iprev_e[k]
+        b1 = ii[k]
+        vl = tau_m[k] * (min(a0, a0 * pe[k]) + min(b1, b1 * inv_pi[k]))
+        railed = (rk < t1) & (min(vl + (v0 - vl) * pmm[k], v0) <= lo[k])
+        v[k] = min(max(vk, lo[k]), hi[k]) if rk < t1 else v_reset_rel[k]
+        flag[k] = 2 if railed else f
+        hits += f | railed
     return hits
 
 
@@ -484,7 +542,7 @@ def _refractory_end(k, k_lo, t0, t1, t_free, m, vprev, iprev_e, iprev_i, v, ie, 
 # arguments was reference counted (an atomic operation each) per candidate, a sixth of W1's time
 @nb.njit(cache=True, **NO_NRT)
 def _candidate(k, k_lo, t0, t1, t_free, m, m_in, vprev, iprev_e, iprev_i, v, ie, ii, noise, thr, l_time, l_node,
-               v_reset_rel, inv_tm, inv_te, inv_ti, ptr, tgt, rec, w, dense_first) -> float:
+               v_reset_rel, lo, hi, flag_k, inv_tm, inv_te, inv_ti, ptr, tgt, rec, w, dense_first) -> float:
     """Next crossing time of local neuron ``k`` in the step (-1: none) by an exact replay from the
     step start, writing its exact end-of-step state into v/ie/ii (the step's membrane-noise
     increment included; V held at reset while refractory past t1). A crossing that only the noise,
@@ -493,9 +551,14 @@ def _candidate(k, k_lo, t0, t1, t_free, m, m_in, vprev, iprev_e, iprev_i, v, ie,
 
     Shortcut: when the free part of the step [max(t0, t_free), t1) holds no event (all events
     are inputs, already in the end state), it is one free segment, from V at its start (the
-    step's start value, or the reset) with the currents propagated back from the step end."""
+    step's start value, or the reset) with the currents propagated back from the step end.
+
+    A membrane that may reach the lower rail (``flag_k`` 2; with rails, any neuron after on-chip
+    spikes reached it in the step: the bulk's bound did not see them) is replayed exactly."""
     t_a = max(t0, t_free)
-    if t_a < t1 and m == m_in and (m == 0 or l_time[m - 1] <= t_a):
+    if flag_k == 2 or (m > m_in and lo[k] > -np.inf):
+        pass  # (the replay below: the shortcuts know no rail)
+    elif t_a < t1 and m == m_in and (m == 0 or l_time[m - 1] <= t_a):
         h = t1 - t_a
         _, _, a, b = _free(-h, 0.0, ie[k], ii[k], inv_tm[k], inv_te[k], inv_ti[k])
         va = vprev[k] if t_free <= t0 else v_reset_rel[k]
@@ -510,7 +573,7 @@ def _candidate(k, k_lo, t0, t1, t_free, m, m_in, vprev, iprev_e, iprev_i, v, ie,
         dva = -va * inv_tm[k] + a + b
         dvb = -v[k] * inv_tm[k] + ie[k] + ii[k]
         return t_a + h * _hermite_root(va - thr[k], v[k] - thr[k], dva * h, dvb * h, 1e-13)
-    if t_free <= t0 and m == m_in and v[k] - noise[k] >= thr[k]:
+    elif t_free <= t0 and m == m_in and v[k] - noise[k] >= thr[k]:
         # usual crossing: after the neuron's last event of the step. Step back from the end state
         # to that event; no earlier (transient) crossing when V's bound up to it stays below
         t_last = t0
@@ -548,7 +611,7 @@ def _candidate(k, k_lo, t0, t1, t_free, m, m_in, vprev, iprev_e, iprev_i, v, ie,
                 if x >= 0.0:
                     return t_last + x
     tc, vx, ax, bx = _replay(k + k_lo, t0, t1, t_free, vprev[k], iprev_e[k], iprev_i[k], v_reset_rel[k], thr[k],
-                             inv_tm[k], inv_te[k], inv_ti[k], l_time, l_node, m, ptr, tgt, rec, w,
+                             lo[k], inv_tm[k], inv_te[k], inv_ti[k], l_time, l_node, m, ptr, tgt, rec, w,
                              dense_first)
     if tc >= 0.0:
         return tc
@@ -558,7 +621,7 @@ def _candidate(k, k_lo, t0, t1, t_free, m, m_in, vprev, iprev_e, iprev_i, v, ie,
     if t_free >= t1:
         v[k] = v_reset_rel[k]
         return -1.0
-    v[k] = vx + noise[k]
+    v[k] = min(max(vx + noise[k], lo[k]), hi[k])
     if v[k] < thr[k]:
         return -1.0
     t_a = max(t0, t_free)  # noise crossing: from the start of the free part to the noisy end
@@ -595,7 +658,7 @@ def simulate(nr, syn, noise: Noise, jobs: Jobs, ev: Events, steps: Steps, rec: R
         k = jobs.trial[t]
         job = Neurons(nr.v_leak[a:b], nr.v_reset_rel[a:b], nr.thr_rel[a:b], nr.tau_ref[a:b], nr.dead[a:b],
                       nr.inv_tm[a:b], nr.inv_te[a:b], nr.inv_ti[a:b], nr.pmm[a:b], nr.pe[a:b], nr.pi[a:b], nr.p_e[a:b],
-                      nr.p_i[a:b], nr.co[:, a:b], nr.noise_step[a:b])
+                      nr.p_i[a:b], nr.co[:, a:b], nr.noise_step[a:b], nr.v_lo_rel[a:b], nr.v_hi_rel[a:b])
         rows = State(state.v[k, a:b], state.ie[k, a:b], state.ii[k, a:b], state.refr[k, a:b], state.fly_time[k],
                      state.fly_node[k], state.fly_n[k:k + 1])
         n_spikes[t] = _run_trial(k, a, n, job, syn, noise, ev, jobs.ev_start[t], jobs.ev_end[t], steps, rec,

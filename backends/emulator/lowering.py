@@ -23,7 +23,8 @@ class Neurons(NamedTuple):
     """Per LIF neuron, chip units (V relative to the leak, µs), for the step dt: leak, reset and
     threshold (relative), refractory time, dead circuits, inverse time constants, one-step
     propagators e^{-dt/tau} (pmm, pe, pi) and PSP kernel values P(dt) (p_e, p_i), the event
-    coefficients (16, n) (events.event_coefficients), the membrane-noise increment's std."""
+    coefficients (16, n) (events.event_coefficients), the membrane-noise increment's std, and the
+    rails V cannot leave (relative to the leak; -inf/inf: none)."""
 
     v_leak: np.ndarray
     v_reset_rel: np.ndarray
@@ -40,6 +41,8 @@ class Neurons(NamedTuple):
     p_i: np.ndarray
     co: np.ndarray
     noise_step: np.ndarray
+    v_lo_rel: np.ndarray
+    v_hi_rel: np.ndarray
 
 
 class Synapses(NamedTuple):
@@ -72,10 +75,12 @@ class KernelNetwork:
     feeds: np.ndarray  # (levels, nodes) bool: the node has synapses onto the level (layered runs only)
 
 
-def lower(ir: IR, eff: EffectiveNetwork, dt: float, sigma_mem: float) -> KernelNetwork:
+def lower(ir: IR, eff: EffectiveNetwork, dt: float, sigma_mem: float,
+          rails_V: tuple[float, float] | None = None) -> KernelNetwork:
     """The kernel network for ``ir`` as ``eff`` realises it, integrated with step ``dt`` (µs), with
     membrane noise of stationary std ``sigma_mem`` (V): an Ornstein-Uhlenbeck process through the
-    leak, increment std sigma_mem sqrt(1 - e^{-2 dt/tau_mem}) per step."""
+    leak, increment std sigma_mem sqrt(1 - e^{-2 dt/tau_mem}) per step; ``rails_V``: the chip
+    potentials (V) the membrane cannot leave (None: unbounded)."""
     net = ir.network
     syn = net.synapses
     post = net.lif_index()[syn.post].astype(np.int32)
@@ -94,7 +99,9 @@ def lower(ir: IR, eff: EffectiveNetwork, dt: float, sigma_mem: float) -> KernelN
         tau_ref=eff.tau_refrac, dead=eff.dead, inv_tm=inv_tm, inv_te=inv_te, inv_ti=inv_ti, pmm=pmm,
         pe=np.exp(-dt * inv_te), pi=np.exp(-dt * inv_ti), p_e=kernel_p_array(dt, eff.tau_mem, eff.tau_syn_exc),
         p_i=kernel_p_array(dt, eff.tau_mem, eff.tau_syn_inh), co=event_coefficients(dt, inv_tm, inv_te, inv_ti),
-        noise_step=sigma_mem * np.sqrt(1.0 - pmm * pmm))
+        noise_step=sigma_mem * np.sqrt(1.0 - pmm * pmm),
+        v_lo_rel=(rails_V[0] if rails_V else -np.inf) - eff.v_leak,
+        v_hi_rel=(rails_V[1] if rails_V else np.inf) - eff.v_leak)
     dense_first = _dense_rows(ptr, tgt, w, rec)
     synapses = Synapses(ptr=ptr, tgt=tgt, rec=rec, w=w, dense_first=dense_first,
                         dense_rec=_row_receptors(ptr, rec, dense_first),

@@ -115,3 +115,79 @@ def test_a_run_continued_while_spikes_are_in_flight_equals_one_run():
     for i in range(6):
         a = np.concatenate([first.spikes(f"n{i}").times, second.spikes(f"n{i}").times])
         np.testing.assert_allclose(a, whole.spikes(f"n{i}").times, atol=1e-9)
+
+
+# --- rails --------------------------------------------------------------------------------------
+RAIL_MV = -65.0 + (0.0 - 0.42) / 0.0135  # ideal: 0.42 V <-> -65 mV, 13.5 mV chip per mV; rail at 0 V chip
+
+
+def test_inhibition_holds_the_membrane_at_the_rail_and_it_recovers_from_there():
+    """A strong inhibitory input drives V into the lower rail (0 V chip): the trace stays there
+    until the inhibitory current, decaying, lifts it (I(t)/C = lo/tau_m), then follows the closed
+    form from the rail; a later excitatory input fires the neuron at the time that form predicts."""
+    from neuroemu.hardware.config import Rails
+
+    lo = RAIL_MV - V_REST  # relative to rest (mV)
+    t_i, t_e = 2.0, 30.0
+    w_i, w_e = -40.0, 16.0  # four inhibitory sources of -10 nA at t_i, two excitatory of 8 nA at t_e
+    net = Network("rail")
+    net.add_spike_source("in", 6)
+    net.add_lif("n", 1, **PARAMS)
+    net.connect("in", "n", weight=[[-10.0]] * 4 + [[8.0]] * 2, receptor="auto")
+    net.record.v = {"n": [0]}
+    ir = compile_network(net, ideal_with(rails=Rails(low_V=0.0, high_V=1.2)))
+    inp = {"in": SpikeTrains.from_first_spike_times([[t_i] * 4 + [t_e] * 2])}
+    res = EmulatorBackend(dt_us=DT_US).run(ir, inp, duration=60.0)
+    t_hit = brentq(lambda t: w_i / CM * kernel(t - t_i) - lo, t_i + 1e-9, t_i + 6.9, xtol=1e-13)
+    t_rel = t_i + TAU_S * np.log(w_i * TAU_M / (CM * lo))  # w_i/C e^{-(t - t_i)/tau_s} = lo/tau_m
+
+    def v_ref(t):
+        if t <= t_hit:
+            return w_i / CM * kernel(t - t_i)
+        if t <= t_rel:
+            return lo
+        return lo * np.exp(-(t - t_rel) / TAU_M) + lo / TAU_M * kernel(t - t_rel) + w_e / CM * kernel(t - t_e)
+
+    tr = res.traces
+    times = tr.times_ms
+    v = tr.v_mV[0, 0] - V_REST
+    assert v.min() >= lo - 1e-9  # within the rail
+    assert np.sum(np.abs(v - lo) < 1e-9) >= 10  # held there for a while
+    before = times < t_e
+    # steps with no search are the event moments' (kernel.py: remainder (dt/2)^4 / (6 tau^3) weight x ms)
+    moments = abs(w_i) / CM * (DT_US / 2) ** 4 / (6 * TAU_S**3)
+    np.testing.assert_allclose(v[before], [v_ref(t) for t in times[before]], atol=1.2 * moments, rtol=0)
+    t_spike = brentq(lambda t: v_ref(t) - THETA, t_e + 1e-9, t_e + 6.9, xtol=1e-13)
+    assert res.first_spike_times("n")[0, 0] == pytest.approx(t_spike, abs=TOL_MS)
+    # without the rail V goes far below and the spike comes later
+    free = EmulatorBackend(dt_us=DT_US, imperfections=Imperfections(rails=False)).run(ir, inp, duration=60.0)
+    assert free.traces.v_mV.min() < RAIL_MV - 20.0
+    assert free.first_spike_times("n")[0, 0] > t_spike + 0.1
+
+
+def test_bss2_traces_stay_within_the_rails():
+    """The issue's case: a neuron under strong inhibition on bss2 (mismatch, noise) read at every
+    step: never below the lower rail (it reached -10.6 V chip before)."""
+    net = Network("inhibited")
+    net.add_spike_source("in", 20)
+    net.add_lif("n", 4, **PARAMS)
+    net.connect("in", "n", weight=-8.0, receptor="inh")
+    net.record.v = {"n": [0, 1, 2, 3]}
+    ir = compile_network(net, "bss2")
+    times = np.sort(np.random.default_rng(1).uniform(0, 20, (1, 20)), axis=1)
+    res = EmulatorBackend(chip=0).run(ir, {"in": SpikeTrains.from_first_spike_times(times)}, duration=40.0)
+    assert res.traces.v_chip_V.min() >= 0.0 - 1e-12
+    assert res.traces.v_chip_V.min() < 0.001  # it does reach the rail
+
+
+def test_limits_not_modelled_yet_are_refused_not_ignored():
+    from neuroemu.errors import BackendError
+    from neuroemu.hardware.config import SynapticSaturation
+
+    net = Network("one")
+    net.add_spike_source("in", 1)
+    net.add_lif("n", 1, **PARAMS)
+    net.connect("in", "n", weight=W_IN)
+    ir = compile_network(net, ideal_with(synaptic_saturation=SynapticSaturation(0.5)))
+    with pytest.raises(BackendError, match="synaptic_saturation is not modelled"):
+        EmulatorBackend().run(ir, duration=5.0)
