@@ -134,6 +134,7 @@ def _run_routines(hw: HardwareConfig, chip: Chip, chip_seed: int, tgt: Calibrati
         success=np.stack([o.success for o in out]).astype(bool), imperfections_json=imp_json,
         cadc_V_per_lsb=hw.voltage.cadc.V_per_lsb, seed=int(seed),
         runs=runner.runs, emulated_us=runner.emulated_us, wall_time_s=time.perf_counter() - start,
+        refractory_json=json.dumps(ctx.digital["tau_refrac"], sort_keys=True) if "tau_refrac" in ctx.digital else "",
     )
 
 

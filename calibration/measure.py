@@ -84,12 +84,14 @@ def threshold_at_spikes(rec: Recording, t_res_us: float) -> np.ndarray:
     return value
 
 
-def refractory_from_clamps(rec: Recording, t_res_us: float) -> np.ndarray:
+def refractory_from_clamps(rec: Recording, t_res_us: float, statistic: str = "mean") -> np.ndarray:
     """Refractory time (µs) per circuit: from each spike to the end of the clamp that follows it.
 
     A clamped membrane repeats its MADC code exactly; the clamp ends where consecutive samples
     first differ, refined by extrapolating the rising membrane back to the clamp level. Averaged
-    over spikes and trials. ``+inf``: the first clamp outlasted the run; NaN: no spikes."""
+    over spikes and trials (``statistic`` "median": their median, robust to a single spike whose
+    first sample after it is not yet clamped). ``+inf``: the first clamp outlasted the run; NaN:
+    no spikes."""
     n = rec.hw.neurons.circuits
     v = rec.madc()
     dt = rec.dt_us
@@ -113,10 +115,19 @@ def refractory_from_clamps(rec: Recording, t_res_us: float) -> np.ndarray:
     back = np.clip(np.nan_to_num(back, nan=0.5 * dt), 0.0, dt)
     est = jj * dt - back - (t + 0.5 * t_res_us)
     count = np.bincount(c[released], minlength=n)
-    total = np.bincount(c[released], weights=est[released], minlength=n)
     spikes = np.bincount(c, minlength=n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        value = total / count
+    if statistic == "median":
+        value = np.full(n, np.nan)
+        order = np.argsort(c[released], kind="stable")
+        groups = np.split(est[released][order], np.cumsum(count)[:-1])  # one group per circuit
+        for circuit in np.flatnonzero(count):
+            value[circuit] = np.median(groups[circuit])
+    elif statistic == "mean":
+        total = np.bincount(c[released], weights=est[released], minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = total / count
+    else:
+        raise ValueError(f"statistic must be 'mean' or 'median', got {statistic!r}")
     return np.where(count > 0, value, np.where(spikes > 0, np.inf, np.nan))
 
 
@@ -212,4 +223,6 @@ def trimmed_std(values: np.ndarray, cut: float = 0.05) -> float:
     v = np.sort(np.asarray(values, float)[np.isfinite(values)])
     k = int(cut * len(v))
     v = v[k:len(v) - k]
-    return float(np.std(v)) if len(v) >= 3 else float("nan")
+    if len(v) < 3:
+        return float("nan")
+    return float(np.std(v)) if v[-1] > v[0] else 0.0  # equal values: exactly 0, not the mean's rounding

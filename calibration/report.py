@@ -4,7 +4,9 @@ Spreads are of *measured* values (what the calibration saw through the chip's re
 5 % cut from each tail before the standard deviation as calix's tests do
 (``np.std(scipy.stats.trimboth(x, 0.05))``). The ratio calibrated/uncalibrated std is compared
 with calix's acceptance limits. Potentials are read by the 8-bit CADC (4.5 mV per LSB on bss2):
-a calibrated spread far below one LSB reads as (nearly) zero.
+a calibrated spread far below one LSB reads as (nearly) zero. A refractory time made by a
+digital counter (configs with ``realism.refractory``) is not calibrated: the report gives the
+counter, its clock and the quantization error against the target instead of a spread ratio.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ def spread(values: np.ndarray) -> dict[str, float]:
         return {"mean": float("nan"), "std": float("nan"), "relative_std": float("nan"), "trimmed_std": float("nan"),
                 "finite": 0}
     mean = float(f.mean())
-    std = float(f.std())
+    std = float(f.std()) if np.ptp(f) > 0 else 0.0  # equal values: exactly 0, not the mean's rounding
     return {"mean": mean, "std": std, "relative_std": std / abs(mean) if mean else float("nan"),
             "trimmed_std": trimmed_std(f), "finite": int(f.size)}
 
@@ -76,6 +78,8 @@ def calibration_report(cal) -> dict[str, Any]:
                       "std": float(cal.codes[i].std())},
             "failed": [int(c) for c in failed],
         }
+        if name == "tau_refrac" and cal.refractory_counter is not None:
+            params[name]["refractory_counter"] = cal.refractory_counter
     return {
         "id": cal.id, "hardware": cal.hardware_name, "hardware_hash": cal.hardware_hash[:12],
         "chip_seed": cal.chip_seed,
@@ -103,6 +107,16 @@ def _pct(sp: dict[str, float]) -> str:
     return f"{100 * t / abs(m):.2f} %"
 
 
+def describe_refractory_counter(rc: dict[str, Any]) -> str:
+    """One line on a digitally set refractory time (``Calibration.refractory_counter``)."""
+    err = rc["quantization_error_us"]
+    rel = 100 * err / rc["target_us"] if rc["target_us"] > 0 else float("nan")
+    return (f"set digitally, not calibrated: counter {rc['counter']} x {1000 * rc['period_us']:g} ns (clock scale "
+            f"{rc['clock_scale']}) = {rc['set_us']:.4g} µs on every circuit; quantization error {1000 * err:+.3g} ns "
+            f"({rel:+.2f} %); measured {rc['measured_mean_us']:.4g} µs, within {1000 * rc['check_us']:g} ns of it on "
+            f"{rc['verified']} circuits")
+
+
 def render_report(rep: dict[str, Any]) -> str:
     """Text table of :func:`calibration_report`."""
     lines = [
@@ -123,9 +137,13 @@ def render_report(rep: dict[str, Any]) -> str:
         failed = p["failed"]
         shown = ", ".join(str(c) for c in failed[:12]) + (", ..." if len(failed) > 12 else "")
         rel = f"{_pct(p['before'])} / {_pct(p['after'])}"
+        if p.get("refractory_counter"):
+            ratio = "set"  # digital: nothing to calibrate
         lines.append(f"  {name:<15} {_fmt_value(name, p['target']):>9} {_fmt_value(name, b):>11} "
                      f"{_fmt_value(name, a):>10} {rel:>22} {ratio:>7} {limit:>6}  {len(failed)}"
                      + (f" [{shown}]" if failed else "") + flag)
+        if p.get("refractory_counter"):
+            lines.append("    " + describe_refractory_counter(p["refractory_counter"]))
     lines.append("  all circuits reached their targets" if rep["ok"] else
                  f"  {sum(len(v) for v in rep['failures'].values())} parameter settings missed their target (listed "
                  "above)")

@@ -23,7 +23,9 @@ from neuroemu.models.lif import CIRCUIT_UNITS as UNITS
 from neuroemu.models.lif import DESCRIPTION_OF, NEURON_CIRCUIT_NAMES, POTENTIALS
 
 #: bumped when the measurement or search method changes: part of every calibration's identity
-METHOD_VERSION = 2  # 2: emulator kernel with grouped event delivery (measurements move by ~1e-12)
+#: 2: emulator kernel with grouped event delivery (measurements move by ~1e-12); 3: tau_refrac set
+#: digitally, not searched, on configs with a refractory counter (their setups set it by target)
+METHOD_VERSION = 3
 
 
 class CalibrationError(NeuroemuError):
@@ -50,6 +52,13 @@ class Calibration:
     ``uncalibrated``: measured at the nominal code of the target (the uncalibrated chip);
     ``success``: achieved within tolerance of the target (failed circuits are listed by
     :meth:`failures`, never hidden).
+
+    On a config with a refractory counter (``realism.refractory``) tau_refrac is set digitally,
+    not calibrated: its ``achieved`` and ``uncalibrated`` are the counter x clock period the chip
+    is set to (the same on every circuit; its distance from the target is the quantization
+    error), its codes the nominal code (unused: no DAC sets it), its ``success`` that one
+    measurement confirmed the set time on the circuit; ``refractory_json`` holds the settings,
+    quantization error and measurement (:attr:`refractory_counter`), empty elsewhere.
     """
 
     id: str
@@ -72,6 +81,7 @@ class Calibration:
     runs: int = 0
     emulated_us: float = 0.0
     wall_time_s: float = 0.0
+    refractory_json: str = ""
 
     # --- access -------------------------------------------------------------------------------
     @property
@@ -102,6 +112,12 @@ class Calibration:
     @property
     def ok(self) -> bool:
         return bool(self.success.all())
+
+    @property
+    def refractory_counter(self) -> dict[str, Any] | None:
+        """The digitally set refractory time (counter, clock scale and period µs, set time and
+        quantization error µs, the verifying measurement), or None where tau_refrac was calibrated."""
+        return json.loads(self.refractory_json) if self.refractory_json else None
 
     # --- emulator -----------------------------------------------------------------------------
     def codes_for(self, chip) -> dict[str, np.ndarray]:
@@ -156,10 +172,13 @@ class Calibration:
 
     def check_targets(self, logical: LogicalNetwork, targets: ChipTargets, hw: HardwareConfig) -> None:
         """Every neuron's chip target must be the calibrated one (input gains excepted: they
-        follow from the weight scales). The error names parameter, population, value and the
-        calibrated value (also in biological units)."""
+        follow from the weight scales; and the refractory time where a counter makes it: the
+        network's own targets set the counters). The error names parameter, population, value
+        and the calibrated value (also in biological units)."""
         pops = logical.lif_populations()
         for name in NEURON_CIRCUIT_NAMES:
+            if name == "tau_refrac" and hw.realism.refractory is not None:
+                continue
             want = self.targets.get(name)
             got = np.asarray(targets.get(name), float)
             bad = np.flatnonzero(~np.isclose(got, want, rtol=1e-6, atol=1e-9))

@@ -14,12 +14,19 @@ what each *measurement* needs:
 4. ``tau_mem``  free decay after a kick through a fast synapse, at the calibrated leak potential;
 5. ``tau_syn_exc`` and ``tau_syn_inh`` (together, exc and inh trials in one run) from the PSP
    shape: needs the calibrated tau_mem (its measured value per circuit);
-6. ``tau_refrac`` clamp duration after each spike (MADC), regular firing as in 2;
+6. ``tau_refrac`` clamp duration after each spike (MADC), regular firing as in 2; on a config
+   with a refractory counter (``realism.refractory``) nothing to search: the refractory time is
+   set digitally (counter x clock period, :mod:`neuroemu.models.refractory`), so this step
+   records the counter's value and its quantization error and verifies it with one measurement;
 7. ``input_gain_exc`` and ``input_gain_inh`` (together) from PSP amplitudes through many rows:
    needs the calibrated tau_mem and tau_syn (their measured values per circuit).
 
 Each routine measures every circuit at once per run and uses the noise-robust search
 (:mod:`neuroemu.calibration.search`); measurements average over trials against temporal noise.
+
+Setups that need a particular refractory time (a short one for regular firing, the longest for
+the reset potential) set it through the DAC code of ``tau_refrac`` on a config where it is an
+analog parameter, and through the setup network's refractory target where a counter makes it.
 """
 from __future__ import annotations
 
@@ -49,6 +56,7 @@ from neuroemu.calibration.targets import CalibrationTarget
 from neuroemu.hardware.config import HardwareConfig
 from neuroemu.models import dac
 from neuroemu.models.psp import kernel_p_array
+from neuroemu.models.refractory import refractory_settings
 
 #: trials per run when there is temporal noise (per receptor for the PSP setups)
 NOISY_TRIALS = 8
@@ -73,6 +81,9 @@ class Context:
     codes: dict[str, np.ndarray] = field(default_factory=dict)
     achieved: dict[str, np.ndarray] = field(default_factory=dict)
     outcomes: dict[str, SearchOutcome] = field(default_factory=dict)
+    #: parameters set digitally rather than calibrated (``tau_refrac`` on a config with a
+    #: refractory counter): what was set, its quantization error and its verification
+    digital: dict[str, dict] = field(default_factory=dict)
     _irs: dict = field(default_factory=dict)
 
     @property
@@ -100,15 +111,27 @@ class Context:
             codes[name] = np.broadcast_to(np.asarray(code, float), (self.n,)).copy()
         return codes
 
-    def ir(self, stimulus: Stimulus):
-        key = stimulus.key()
+    @property
+    def refractory_counter(self) -> bool:
+        """True when the refractory time is set digitally (a counter), not by a DAC code."""
+        return self.hw.realism.refractory is not None
+
+    def ir(self, stimulus: Stimulus, refractory_us: float | None = None):
+        """The setup network for ``stimulus``; ``refractory_us``: its neurons' refractory target
+        (µs) where a counter makes the refractory time (ignored where a DAC code sets it)."""
+        targets = self.targets
+        if self.refractory_counter and refractory_us is not None:
+            targets = targets.replace(tau_refrac=float(refractory_us))
+        key = (stimulus.key(), targets.tau_refrac)
         if key not in self._irs:
-            self._irs[key] = build_ir(self.hw, self.targets, stimulus)
+            self._irs[key] = build_ir(self.hw, targets, stimulus)
         return self._irs[key]
 
     def setup(self, name: str, stimulus: Stimulus, base_codes: dict[str, np.ndarray], trials: int, duration_us: float,
-              dt_us: float, events: list | None = None) -> Setup:
-        ir, lif_circuit = self.ir(stimulus)
+              dt_us: float, events: list | None = None, refractory_us: float | None = None) -> Setup:
+        """A measurement setup; ``refractory_us``: the refractory time it needs where a counter
+        makes it (where a DAC code does, ``base_codes`` carry it)."""
+        ir, lif_circuit = self.ir(stimulus, refractory_us)
         dt = on_clock(dt_us)
         return Setup(name=name, ir=ir, lif_circuit=lif_circuit, stimulus=stimulus, base_codes=base_codes,
                      trials=trials, duration_us=float(np.ceil(duration_us / dt) * dt), dt_us=dt,
@@ -198,6 +221,14 @@ def _clip_range(hw: HardwareConfig, name: str, value: float) -> float:
     return float(np.clip(value, lo, hi))
 
 
+def _longest_refractory(hw: HardwareConfig) -> float:
+    """The longest refractory time (µs) a setup sets: the DAC's longest where a code sets it, the
+    top of the target range where a counter makes it (a setup network must compile)."""
+    if hw.realism.refractory is None:
+        return extreme_value(hw, "tau_refrac", high=True)
+    return hw.parameters["tau_refrac"].range[1]
+
+
 # --- 2. threshold -------------------------------------------------------------------------------
 def calibrate_v_thresh(ctx: Context) -> dict[str, SearchOutcome]:
     """Threshold: membrane at the spike times (MADC traces every ~0.1 µs, extrapolated to the
@@ -215,7 +246,7 @@ def calibrate_v_thresh(ctx: Context) -> dict[str, SearchOutcome]:
     # trials average the per-trial threshold jitter; each has several spikes, and the search's
     # neighbourhood fit averages ~10 runs more, so half the usual trials suffice
     setup = ctx.setup("v_thresh", Stimulus(), base, _trials(ctx, NOISY_TRIALS // 2), max(30.0, 4.0 * cycle),
-                      tau_mem / 100.0)
+                      tau_mem / 100.0, refractory_us=tau_ref)
 
     def measure(codes):
         rec = ctx.runner.run(setup, codes)
@@ -233,7 +264,7 @@ def calibrate_v_reset(ctx: Context) -> dict[str, SearchOutcome]:
     v_leak_hi = extreme_value(hw, "v_leak", high=True)
     v_thr = 0.5 * (hw.parameters["v_reset"].range[1] + v_leak_hi)
     ref_code = extreme_code(hw, "tau_refrac", high=True)
-    t_clamp = extreme_value(hw, "tau_refrac", high=True)
+    t_clamp = _longest_refractory(hw)
     base = _firing_codes(ctx, ctx.targets.v_reset, v_thr, _clip_range(hw, "tau_mem", 10.0), None,
                          {"tau_refrac": ref_code})
     t_to = min(20.0, 0.5 * t_clamp)
@@ -241,7 +272,7 @@ def calibrate_v_reset(ctx: Context) -> dict[str, SearchOutcome]:
     every = (t_to - t_from) / 9
     dt = min(0.5, every / 2)
     # no temporal noise reaches a clamped membrane: one trial is the whole truth
-    setup = ctx.setup("v_reset", Stimulus(), base, 1, t_to + dt, dt)
+    setup = ctx.setup("v_reset", Stimulus(), base, 1, t_to + dt, dt, refractory_us=t_clamp)
 
     def measure(codes):
         rec = ctx.runner.run(setup, codes)
@@ -281,7 +312,7 @@ def calibrate_tau_mem(ctx: Context) -> dict[str, SearchOutcome]:
     i1 = i0 + int(np.ceil(3 * tau_t / dt))
     trials = _trials(ctx, 12)  # the relaxation is smaller than a PSP-free kick: a few more trials
     events = [[(EXC, np.arange(rows), t_kick)] for _ in range(trials)]
-    setup = ctx.setup("tau_mem", stim, base, trials, (i1 + 1) * dt, dt, events)
+    setup = ctx.setup("tau_mem", stim, base, trials, (i1 + 1) * dt, dt, events, refractory_us=tau_ref)
 
     def measure(codes):
         rec = ctx.runner.run(setup, codes)
@@ -442,13 +473,14 @@ def calibrate_tau_syn(ctx: Context) -> dict[str, SearchOutcome]:
 
 
 # --- 6. refractory time -------------------------------------------------------------------------
-def calibrate_tau_refrac(ctx: Context) -> dict[str, SearchOutcome]:
-    """Refractory time: duration of the clamp after each spike (MADC, ~60 samples per target),
-    while the neuron fires regularly (leak at its highest code, fast membrane)."""
+def _refractory_setup(ctx: Context, v_reset: float | None = None) -> Setup:
+    """Regular firing with the refractory time at its target (leak at its highest code, fast
+    membrane), sampled for the clamp's end (MADC, ~60 samples per target); reset to ``v_reset``
+    (default :attr:`Context.low_potential`), nominal code."""
     hw = ctx.hw
     target = ctx.targets.tau_refrac
     v_leak_hi = extreme_value(hw, "v_leak", high=True)
-    v_reset = ctx.low_potential
+    v_reset = ctx.low_potential if v_reset is None else v_reset
     v_thr = v_reset + 0.5 * (v_leak_hi - v_reset)
     tau_mem = _clip_range(hw, "tau_mem", 2.0)
     base = _firing_codes(ctx, v_reset, v_thr, tau_mem, None)
@@ -457,13 +489,68 @@ def calibrate_tau_refrac(ctx: Context) -> dict[str, SearchOutcome]:
     # at least the FPGA clock, at most 0.25 µs (the MADC itself samples every ~34 ns)
     dt = float(np.clip(target / 60.0, 0.008, 0.25))
     duration = max(20.0, 5 * (target + climb))
-    setup = ctx.setup("tau_refrac", Stimulus(), base, _trials(ctx, 2), duration, dt)
+    return ctx.setup("tau_refrac", Stimulus(), base, _trials(ctx, 2), duration, dt, refractory_us=target)
+
+
+def calibrate_tau_refrac(ctx: Context) -> dict[str, SearchOutcome]:
+    """Refractory time: duration of the clamp after each spike (MADC, ~60 samples per target),
+    while the neuron fires regularly (leak at its highest code, fast membrane). With a
+    refractory counter: :func:`set_tau_refrac_digitally` (nothing to calibrate)."""
+    if ctx.refractory_counter:
+        return set_tau_refrac_digitally(ctx)
+    setup = _refractory_setup(ctx)
 
     def measure(codes):
         rec = ctx.runner.run(setup, codes)
         return {"tau_refrac": M.refractory_from_clamps(rec, ctx.runner.t_res)}
 
     return ctx.search(measure, ("tau_refrac",))
+
+
+#: largest |measured - set| refractory time (µs) that verifies a counter's setting, or half the
+#: sampling step where that is larger: the clamp's end is located to a fraction of a sample (the
+#: linear back-extrapolation of the rising membrane is off by up to about a third of one at the
+#: coarsest step, 0.25 µs) and the spike to the FPGA clock (8 ns)
+REFRACTORY_CHECK_US = 0.025
+
+
+def set_tau_refrac_digitally(ctx: Context) -> dict[str, SearchOutcome]:
+    """The refractory time on a config with a refractory counter: set, not calibrated.
+
+    The counter and clock follow from the target as calix sets them (the same on every circuit:
+    no DAC, no mismatch, nothing to search); ``achieved`` and ``uncalibrated`` are that value,
+    counter x clock period, whose distance from the target is the quantization error. One run of
+    the refractory setup measures the clamp durations (median over spikes and trials): a circuit
+    succeeds when its measured time is within :data:`REFRACTORY_CHECK_US` or half a sample of the
+    set one (a circuit that never spikes fails, as in the analog search).
+    ``ctx.digital["tau_refrac"]`` records the settings, the quantization error and the
+    measurement."""
+    counter = ctx.hw.realism.refractory
+    target = ctx.targets.tau_refrac
+    settings = refractory_settings(counter, np.full(ctx.n, target))
+    realised = settings.time_us
+    # reset well inside the MADC's range (on bss2 5 sigma of twice its reset mismatch): a clamp
+    # the MADC reads as its lowest code ends, to it, only when the rising membrane enters its range
+    setup = _refractory_setup(ctx, v_reset=ctx.madc_lo + 0.25)
+    measured = M.refractory_from_clamps(ctx.runner.run(setup), ctx.runner.t_res, statistic="median")
+    if ctx.tick is not None:
+        ctx.tick()
+    check = max(REFRACTORY_CHECK_US, 0.5 * setup.dt_us)
+    with np.errstate(invalid="ignore"):
+        success = np.isfinite(measured) & (np.abs(measured - realised) <= check)
+    finite = measured[np.isfinite(measured)]
+    ctx.digital["tau_refrac"] = {
+        "target_us": float(target), "counter": int(settings.counter[0]), "clock_scale": int(settings.scale_fast),
+        "clock_base_MHz": float(counter.clock_base_MHz), "period_us": float(settings.period_fast_us),
+        "set_us": float(realised[0]), "quantization_error_us": float(realised[0] - target),
+        "measured_mean_us": float(finite.mean()) if finite.size else float("nan"),
+        "measured_max_deviation_us": float(np.abs(finite - realised[0]).max()) if finite.size else float("nan"),
+        "check_us": check, "verified": int(success.sum()),
+    }
+    nominal = ctx.nominal("tau_refrac")
+    outcome = SearchOutcome(codes=np.full(ctx.n, nominal), achieved=realised.copy(), estimate=realised.copy(),
+                            uncalibrated=realised.copy(), nominal_code=nominal, success=success, runs=1)
+    return ctx.finish({"tau_refrac": outcome})
 
 
 # --- 7. synaptic input gains --------------------------------------------------------------------

@@ -38,6 +38,14 @@ def small():
     return load_hardware("small")
 
 
+def with_refractory_counter(hw):
+    """``hw`` with bss2's refractory counter (250 MHz base clock, 8-bit counter, instant reset):
+    the refractory time then is counter x clock period instead of an analog parameter."""
+    from neuroemu.hardware.config import Realism, Refractory
+
+    return hw.with_overrides(realism=Realism(refractory=Refractory(clock_base_MHz=250.0, counter_bits=8)))
+
+
 def feedforward(n_in: int = 4, n_hidden: int = 6, n_out: int = 2, seed: int = 0, **params) -> Network:
     """A signed feed-forward network input -> hidden -> output with random weights (nA)."""
     rng = np.random.default_rng(seed)

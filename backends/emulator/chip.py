@@ -26,6 +26,7 @@ from neuroemu.hardware import HardwareConfig, hardware_from_json, load_hardware
 from neuroemu.hardware.config import PARAMETERS
 from neuroemu.hdf5 import create, open_checked, serialize
 from neuroemu.models.dac import nominal_code, value_at_code
+from neuroemu.models.refractory import refractory_settings
 
 #: Spawn keys of the independent streams: changing one component never changes another.
 _STREAMS = {"offset": 0, "gain": 1, "row_gain": 2, "synapse": 3, "dead": 4}
@@ -108,21 +109,33 @@ class Chip:
 
     # --- summary ----------------------------------------------------------------------------
     def summary(self, imperfections: Imperfections = Imperfections()) -> dict[str, Any]:
-        """Spread of every parameter at the nominal code of its calibration-default target."""
+        """Spread of every parameter at the nominal code of its calibration-default target; on a
+        config with a refractory counter, tau_refrac is counter x clock period (no spread) and its
+        entry says which (``refractory_counter``)."""
         from neuroemu.calibration.targets import default_targets
 
         hw = self.hardware
         targets = default_targets(hw)
         params = {}
+        counter = hw.realism.refractory
         for name in PARAMETERS:
             target = targets[name]
-            values = self.analog(name, self.nominal_codes(name, target), imperfections)
+            entry: dict[str, Any] = {}
+            if name == "tau_refrac" and counter is not None:  # digital: counter x clock period, no spread
+                settings = refractory_settings(counter, [target])
+                values = np.full(hw.neurons.circuits, settings.time_us[0])
+                entry = {"std": 0.0, "relative_std": 0.0,
+                         "refractory_counter": {"counter": int(settings.counter[0]),
+                                                "clock_scale": int(settings.scale_fast),
+                                                "period_us": float(settings.period_fast_us)}}
+            else:
+                values = self.analog(name, self.nominal_codes(name, target), imperfections)
             params[name] = {
                 "unit": hw.parameters[name].unit, "target": float(target),
                 "nominal_code": float(self.nominal_codes(name, target)),
                 "mean": float(values.mean()), "std": float(values.std()),
                 "relative_std": float(values.std() / abs(values.mean())) if values.mean() else 0.0,
-                "min": float(values.min()), "max": float(values.max()),
+                "min": float(values.min()), "max": float(values.max()), **entry,
             }
         row, syn = self.weight_factor(imperfections)
         return {

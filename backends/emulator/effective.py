@@ -6,6 +6,9 @@ calibration's per-circuit code) -> the circuit's analog value through its mismat
 factor x input gain of the synapse's circuit / merge size, sign from the row.
 
 The emulator never reads a target past this path; that is what makes calibration meaningful.
+The one exception is digital: on a config with a refractory counter (``realism.refractory``)
+the refractory time is no analog parameter but counter x clock period, set from the targets as
+calix sets it (:mod:`neuroemu.models.refractory`): quantized, with no DAC mismatch and no spread.
 """
 from __future__ import annotations
 
@@ -16,14 +19,17 @@ import numpy as np
 from neuroemu.backends.emulator.chip import Chip
 from neuroemu.backends.emulator.imperfections import Imperfections
 from neuroemu.errors import BackendError
-from neuroemu.hardware.config import PARAMETERS
+from neuroemu.hardware.config import PARAMETERS, HardwareConfig
 from neuroemu.ir.model import EXC, INH, IR
+from neuroemu.models.refractory import refractory_settings
 
 
 @dataclass
 class EffectiveNetwork:
     """Per LIF neuron analog parameters (chip units: V, µs) and per synapse weights (V/µs:
-    the jump of synaptic current over membrane capacitance, signed)."""
+    the jump of synaptic current over membrane capacitance, signed). ``tau_refrac`` is the
+    refractory time the neuron realises: its first circuit's analog value, or counter x clock
+    period on a config with a refractory counter."""
 
     v_leak: np.ndarray
     v_reset: np.ndarray
@@ -110,6 +116,21 @@ def effective_network(ir: IR, chip: Chip, imperfections: Imperfections = Imperfe
               / size[post])
     return EffectiveNetwork(
         v_leak=v_leak, v_reset=analog["v_reset"][first], v_thresh=analog["v_thresh"][first],
-        tau_mem=tau_mem, tau_syn_exc=tau_e, tau_syn_inh=tau_i, tau_refrac=analog["tau_refrac"][first],
+        tau_mem=tau_mem, tau_syn_exc=tau_e, tau_syn_inh=tau_i,
+        tau_refrac=refractory_times(hw, ir, analog["tau_refrac"][first]),
         dead=dead, weight=weight,
     )
+
+
+def refractory_times(hw: HardwareConfig, ir: IR, analog_us: np.ndarray) -> np.ndarray:
+    """The refractory time (µs) of every LIF neuron of ``ir`` on ``hw``: ``analog_us`` (its first
+    circuit's analog value) on a config without a refractory counter; else counter x clock period
+    for the IR's targets, the same on every chip instance and whatever the DAC codes (a
+    calibration's tau_refrac codes included)."""
+    counter = hw.realism.refractory
+    if counter is None:
+        return analog_us
+    try:
+        return refractory_settings(counter, ir.targets.tau_refrac).time_us
+    except ValueError as e:
+        raise BackendError(f"refractory counter: {e}") from None

@@ -146,6 +146,12 @@ def _chip_render(rep: dict[str, Any]) -> str:
              "at the nominal code of its calibration-default target (uncalibrated)",
              f"  {'parameter':<16} {'target':>10} {'code':>6} {'mean':>10} {'std':>10} {'rel std':>8}  unit"]
     for name, p in rep["parameters"].items():
+        rc = p.get("refractory_counter")
+        if rc:  # digital: no DAC code, no spread
+            lines.append(f"  {name:<16} {p['target']:>10.4g} {'-':>6} {p['mean']:>10.4g} {p['std']:>10.3g} "
+                         f"{100 * p['relative_std']:>7.1f}%  {p['unit']} (counter {rc['counter']} x "
+                         f"{1000 * rc['period_us']:g} ns, clock scale {rc['clock_scale']})")
+            continue
         lines.append(f"  {name:<16} {p['target']:>10.4g} {p['nominal_code']:>6.0f} {p['mean']:>10.4g} "
                      f"{p['std']:>10.3g} "
                      f"{100 * p['relative_std']:>7.1f}%  {p['unit']}")

@@ -7,6 +7,7 @@ import numpy as np
 
 from neuroemu.hardware.buses import peak_load
 from neuroemu.ir.model import IR
+from neuroemu.models.refractory import refractory_settings
 
 
 def resource_report(ir: IR) -> dict[str, Any]:
@@ -60,7 +61,20 @@ def resource_report(ir: IR) -> dict[str, Any]:
         "calibration": ir.provenance.calibration_id,
         "event_buses": buses,
         "warnings": [] if buses is None else list(buses["warnings"]),
+        "refractory_counter": refractory_report(ir),
     }
+
+
+def refractory_report(ir: IR) -> dict[str, Any] | None:
+    """The refractory counter's settings for ``ir``'s neurons (clock scales and periods, neurons per
+    clock, counter range, largest quantization error against the targets; chip µs), or None on a
+    config where the refractory time is an analog parameter."""
+    counter = ir.hardware().realism.refractory
+    if counter is None:
+        return None
+    target = np.asarray(ir.targets.tau_refrac, float)
+    return {"clock_base_MHz": counter.clock_base_MHz, "counter_bits": counter.counter_bits,
+            **refractory_settings(counter, target).describe(target)}
 
 
 def format_resource_report(rep: dict[str, Any]) -> str:
@@ -101,4 +115,14 @@ def format_resource_report(rep: dict[str, Any]) -> str:
                          f"{di['max_delay_us']:.4g} µs), {di['dropped']} dropped")
     for w in rep.get("warnings", []):
         lines.append(f"  warning: {w}")
+    rc = rep.get("refractory_counter")
+    if rc and rc["counter_max"] is not None:
+        clocks = [f"fast clock scale {rc['clock_scale_fast']} ({1000 * rc['period_fast_us']:g} ns, "
+                  f"{rc['neurons_fast']} neurons)"]
+        if rc["neurons_slow"]:
+            clocks.append(f"slow clock scale {rc['clock_scale_slow']} ({1000 * rc['period_slow_us']:g} ns, "
+                          f"{rc['neurons_slow']} neurons)")
+        lines.append(f"  refractory counter: {', '.join(clocks)}; counters {rc['counter_min']}..{rc['counter_max']}; "
+                     f"quantization error up to {1000 * rc['max_quantization_error_us']:.3g} ns "
+                     f"({100 * rc['max_relative_error']:.2f} % of the target)")
     return "\n".join(lines)

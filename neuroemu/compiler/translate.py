@@ -6,7 +6,9 @@ through the config's voltage map; the leak potential is ``v_inf = v_rest + i_off
 :meth:`~neuroemu.ir.model.NeuronParams.v_inf`); the weight scale (nA per code) becomes the synaptic input
 gain (V/µs per code) of each of the neuron's circuits (times the merge size, since merged
 circuits share one membrane of k-fold capacitance). Targets outside the range the chip can be
-calibrated to are an error naming population, neuron, value and range.
+calibrated to are an error naming population, neuron, value and range. The refractory target
+stays the target: on a config with a refractory counter the chip makes it as counter x clock
+period (:mod:`neuroemu.models.refractory`; the resource report shows the clocks chosen).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from neuroemu.errors import DelayError, RangeError
 from neuroemu.hardware.config import HardwareConfig
 from neuroemu.ir.model import RECEPTORS, ChipTargets, LogicalNetwork, Placement, WeightQuantization
 from neuroemu.models.lif import CIRCUIT_PARAMETERS, DESCRIPTION_OF, POTENTIALS
+from neuroemu.models.refractory import refractory_settings
 
 #: chip parameter <- (biological quantity, kind), from the schema :mod:`neuroemu.models.lif`;
 #: v_inf: v_rest shifted by the bias current i_offset
@@ -94,11 +97,24 @@ def description_of_targets(hw: HardwareConfig, values: Mapping[str, np.ndarray |
     return out
 
 
+def check_refractory_counter(hw: HardwareConfig, tau_refrac_us: np.ndarray) -> None:
+    """On a config with a refractory counter, refuse (RangeError) targets the counter cannot make
+    (beyond its longest time on the slowest clock; inside the parameter's range they all fit)."""
+    counter = hw.realism.refractory
+    if counter is None:
+        return
+    try:
+        refractory_settings(counter, tau_refrac_us)
+    except ValueError as e:
+        raise RangeError(f"tau_refrac on {hw.name}: {e}") from None
+
+
 def translate(net: LogicalNetwork, placement: Placement, weights: WeightQuantization,
               hw: HardwareConfig) -> ChipTargets:
     """Chip targets for every LIF neuron. Raises RangeError for unrealisable values."""
     lif_pops = net.lif_populations()
     values = neuron_targets(net, hw)
+    check_refractory_counter(hw, values["tau_refrac"])
     for rec, name in enumerate(RECEPTORS):
         spec = hw.parameters[f"input_gain_{name}"]
         lo, hi = spec.range

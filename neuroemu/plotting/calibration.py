@@ -36,9 +36,13 @@ def plot_calibration(cal, path: str | Path) -> None:
         ax.axvline(cal.targets.get(name) * factor, color="tab:red", lw=1, label="target")
         p = rep[name]
         bound = p["ratio_below_adc_resolution"]
-        ratio = f"< {bound:.3f} (CADC step)" if bound is not None else f"{p['ratio']:.3f}"
+        ratio = f"std ratio < {bound:.3f} (CADC step)" if bound is not None else f"std ratio {p['ratio']:.3f}"
+        rc = p.get("refractory_counter")
+        if rc:  # a digital counter: set, not calibrated
+            ratio = (f"set: counter {rc['counter']} x {1000 * rc['period_us']:g} ns "
+                     f"({1000 * rc['quantization_error_us']:+.3g} ns)")
         failed = len(p["failed"])
-        ax.set_title(f"{name}: std ratio {ratio}" + (f", {failed} failed" if failed else ""), fontsize=9)
+        ax.set_title(f"{name}: {ratio}" + (f", {failed} failed" if failed else ""), fontsize=9)
         ax.set_xlabel(unit, fontsize=8)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(names):]:

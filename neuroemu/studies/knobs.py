@@ -1,7 +1,8 @@
 """Imperfection knobs of robustness studies: each named, documented, applied one at a time.
 
 A study starts from a *base* (``ideal``: every imperfection off, continuous weights, exact DAC
-codes and timestamps; or ``chip``: the hardware config's defaults) and sets the knobs of a grid
+codes and timestamps, none of the chip's limits of ``realism``; or ``chip``: the hardware
+config's defaults) and sets the knobs of a grid
 point on top. With every knob at 0 on the ideal base the run equals the ideal run.
 
 | knob | value | what it sets |
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from neuroemu.errors import BackendError, NeuroemuError
-from neuroemu.hardware.config import PARAMETERS, HardwareConfig
+from neuroemu.hardware.config import PARAMETERS, HardwareConfig, Realism
 
 BASES = ("ideal", "chip")
 
@@ -94,6 +95,7 @@ def apply_knobs(hw: HardwareConfig, base: str, point: dict[str, float]) -> Setti
             synapses=dataclasses.replace(hw.synapses, weight_bits=None),
             dac=dataclasses.replace(hw.dac, bits=None),
             timing=dataclasses.replace(hw.timing, timestamp_resolution_us=None),
+            realism=Realism(),  # the chip's limits too (refractory counter, ...; docs/realism.md)
         )
     else:
         imp = Imperfections()

@@ -7,17 +7,23 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from neuroemu.backends.emulator import Chip
 from neuroemu.calibration import calibrate
+from neuroemu.hardware import load_hardware
+
+from conftest import with_refractory_counter
 
 #: what only the emulator may read of a chip: the pattern and everything derived from it
 HIDDEN = {"pattern", "analog", "weight_factor", "dead", "summary", "nominal_codes", "save"}
 
 
-def test_calibration_never_touches_the_fixed_pattern(monkeypatch):
+@pytest.mark.parametrize("counter", [False, True], ids=["analog-refractory", "refractory-counter"])
+def test_calibration_never_touches_the_fixed_pattern(monkeypatch, counter):
     """Trap: any access to a hidden Chip attribute from code outside the emulator package fails
-    (recorded, so a caught exception cannot hide it). Then calibrate a fresh chip."""
+    (recorded, so a caught exception cannot hide it). Then calibrate a fresh chip (also one whose
+    refractory time is a digital counter: setting it reads nothing of the chip either)."""
     violations: list[str] = []
     reads: list[str] = []
     original = Chip.__getattribute__
@@ -46,10 +52,11 @@ def test_calibration_never_touches_the_fixed_pattern(monkeypatch):
 
     monkeypatch.setattr(chip_mod, "value_at_code", guarded_value_at_code)
     monkeypatch.setattr(dac, "value_at_code", guarded_value_at_code)
-    cal = calibrate("small", 7, cache=False)
+    hw = load_hardware("small")
+    cal = calibrate(with_refractory_counter(hw) if counter else hw, 7, cache=False)
     assert violations == []
     assert "analog" in reads  # the trap was live: the emulator itself read the pattern
-    assert cal.ok and cal.runs > 100
+    assert cal.ok and cal.runs > 90
 
 
 def test_calibration_sources_do_not_name_the_pattern():
