@@ -15,6 +15,7 @@ import math
 import numba as nb
 
 from neuroemu.models.psp import free as _free
+from neuroemu.models.psp import free_from as _free_from
 
 
 @nb.njit(inline="always", cache=True)
@@ -76,40 +77,15 @@ def _segment_root(v, a, b, thr, h, vh, dvh, inv_tm, inv_te, inv_ti) -> float:
 
 
 @nb.njit(inline="always", cache=True)
-def _upper_bound(v, a, b, h, inv_tm, inv_te, inv_ti) -> float:
-    """An upper bound of V on [0, h] of the free evolution from (V = v, I_exc = a, I_inh = b).
+def _upper_bound(v, a, b, em, ee, ei, inv_tm) -> float:
+    """An upper bound of V on [0, h] of the free evolution from (V = v, I_exc = a, I_inh = b), from
+    the decays over h (em, ee, ei = e^{-h/tau_m}, e^{-h/tau_exc}, e^{-h/tau_inh}).
 
     Each current is monotone between events, so on [0, h] I_exc + I_inh <= I_max = max(a, a e^{-h/tau_e})
     + max(b, b e^{-h/tau_i}), and by comparison V(x) <= V* + (v - V*) e^{-x/tau_m} with V* = tau_m I_max,
     which is largest at x = h when V* > v."""
-    ia = a if a >= 0.0 else a * math.exp(-h * inv_te)
-    ib = b if b >= 0.0 else b * math.exp(-h * inv_ti)
-    vs = (ia + ib) / inv_tm
-    if vs <= v:
-        return v
-    return vs + (v - vs) * math.exp(-h * inv_tm)
-
-
-@nb.njit(inline="always", cache=True)
-def _slope_lower_bound(v_ub, a, b, h, inv_tm, inv_te, inv_ti) -> float:
-    """A lower bound of dV/dt = -V/tau_m + I_exc + I_inh on [0, h] of the free evolution from
-    currents (a, b), given an upper bound ``v_ub`` of V there."""
-    ia = a if a <= 0.0 else a * math.exp(-h * inv_te)
-    ib = b if b <= 0.0 else b * math.exp(-h * inv_ti)
-    return -v_ub * inv_tm + ia + ib
-
-
-@nb.njit(inline="always", cache=True)
-def _slope_upper_bound(v, a, b, h, inv_tm, inv_te, inv_ti) -> float:
-    """An upper bound of dV/dt on [0, h] of the free evolution from (v, a, b): the currents'
-    maxima minus the lower bound of V (by comparison with the currents' minima) over tau_m."""
-    ia_hi = a if a >= 0.0 else a * math.exp(-h * inv_te)
-    ib_hi = b if b >= 0.0 else b * math.exp(-h * inv_ti)
-    ia_lo = a if a <= 0.0 else a * math.exp(-h * inv_te)
-    ib_lo = b if b <= 0.0 else b * math.exp(-h * inv_ti)
-    vs = (ia_lo + ib_lo) / inv_tm
-    v_lo = v if vs >= v else vs + (v - vs) * math.exp(-h * inv_tm)
-    return -v_lo * inv_tm + ia_hi + ib_hi
+    vs = ((a if a >= 0.0 else a * ee) + (b if b >= 0.0 else b * ei)) / inv_tm
+    return v if vs <= v else vs + (v - vs) * em
 
 
 @nb.njit(cache=True)
@@ -142,8 +118,9 @@ def segment_crossing(v, a, b, thr, h, inv_tm, inv_te, inv_ti) -> float:
     Every crossing is found, also one that lasts a small part of ``h``: the segment is walked
     from the left in sub-intervals [x, x + L]. A sub-interval is passed when the upper bound of V
     on it (:func:`_upper_bound`) stays below threshold, when V rises throughout
-    (:func:`_slope_lower_bound` > 0) to V(x + L) < thr, when V falls throughout
-    (:func:`_slope_upper_bound` < 0), when V has one maximum there (slope positive at its start,
+    (a lower bound of dV/dt, -ub/tau_m + the currents' minima, > 0) to V(x + L) < thr, when V falls
+    throughout (an upper bound of dV/dt, -V_min/tau_m + the currents' maxima, with V_min by
+    comparison with the currents' minima, < 0), when V has one maximum there (slope positive at its start,
     negative at its end) whose value stays below, or one minimum (slope negative, then positive)
     and V(x + L) < thr. It holds the first crossing when V rises throughout to V(x + L) >= thr,
     or when its one maximum reaches threshold (then the crossing lies on the rising side).
@@ -158,23 +135,32 @@ def segment_crossing(v, a, b, thr, h, inv_tm, inv_te, inv_ti) -> float:
             return -1.0
         if length > rem:
             length = rem
-        ub = _upper_bound(v, a, b, length, inv_tm, inv_te, inv_ti)
+        # the sub-interval's three decays serve its bounds and its end state
+        em = math.exp(-length * inv_tm)
+        ee = math.exp(-length * inv_te)
+        ei = math.exp(-length * inv_ti)
+        ub = _upper_bound(v, a, b, em, ee, ei, inv_tm)
+        vl, dvl, al, bl = _free_from(length, v, a, b, em, ee, ei, inv_tm, inv_te, inv_ti)
         if ub < thr:
             if length == rem:
                 return -1.0
-            v, _, a, b = _free(length, v, a, b, inv_tm, inv_te, inv_ti)
+            v, a, b = vl, al, bl
             x += length
             length *= 2.0
             continue
-        vl, dvl, al, bl = _free(length, v, a, b, inv_tm, inv_te, inv_ti)
-        if _slope_lower_bound(ub, a, b, length, inv_tm, inv_te, inv_ti) > 0.0:  # V rises throughout
+        # slope bounds: dV/dt >= -ub/tau_m + the currents' minima, <= -V_min/tau_m + their maxima
+        ia_lo = a if a <= 0.0 else a * ee
+        ib_lo = b if b <= 0.0 else b * ei
+        if -ub * inv_tm + ia_lo + ib_lo > 0.0:  # V rises throughout
             if vl >= thr:
                 return x + _segment_root(v, a, b, thr, length, vl, dvl, inv_tm, inv_te, inv_ti)
             v, a, b = vl, al, bl
             x += length
             length *= 2.0
             continue
-        if _slope_upper_bound(v, a, b, length, inv_tm, inv_te, inv_ti) < 0.0:  # V falls throughout
+        vs_lo = (ia_lo + ib_lo) / inv_tm
+        v_lo = v if vs_lo >= v else vs_lo + (v - vs_lo) * em
+        if -v_lo * inv_tm + (a if a >= 0.0 else a * ee) + (b if b >= 0.0 else b * ei) < 0.0:  # V falls throughout
             v, a, b = vl, al, bl
             x += length
             length *= 2.0

@@ -63,17 +63,23 @@ def kernel_p_from(x: float, em: float, es: float, d: float) -> float:
 
 
 @nb.njit(inline="always", cache=True)
-def free(x: float, v: float, a: float, b: float, inv_tm: float, inv_te: float,
-         inv_ti: float) -> tuple[float, float, float, float]:
-    """State after x (x < 0: before) of free evolution from (V, I_exc, I_inh) = (v, a, b):
-    (V, dV/dt, I_exc, I_inh). Three exp calls."""
-    em = math.exp(-x * inv_tm)
-    ee = math.exp(-x * inv_te)
-    ei = math.exp(-x * inv_ti)
+def free_from(x: float, v: float, a: float, b: float, em: float, ee: float, ei: float, inv_tm: float, inv_te: float,
+              inv_ti: float) -> tuple[float, float, float, float]:
+    """:func:`free` from the decays over x already at hand (em = e^{-x/tau_m}, ee = e^{-x/tau_exc},
+    ei = e^{-x/tau_inh}): no exp call."""
     ax = a * ee
     bx = b * ei
     vx = v * em + kernel_p_from(x, em, ee, inv_te - inv_tm) * a + kernel_p_from(x, em, ei, inv_ti - inv_tm) * b
     return vx, -vx * inv_tm + ax + bx, ax, bx
+
+
+@nb.njit(inline="always", cache=True)
+def free(x: float, v: float, a: float, b: float, inv_tm: float, inv_te: float,
+         inv_ti: float) -> tuple[float, float, float, float]:
+    """State after x (x < 0: before) of free evolution from (V, I_exc, I_inh) = (v, a, b):
+    (V, dV/dt, I_exc, I_inh). Three exp calls."""
+    return free_from(x, v, a, b, math.exp(-x * inv_tm), math.exp(-x * inv_te), math.exp(-x * inv_ti), inv_tm, inv_te,
+                     inv_ti)
 
 
 def kernel_p_array(h: float | np.ndarray, tau_m: float | np.ndarray, tau_s: float | np.ndarray) -> np.ndarray:
