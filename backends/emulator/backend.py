@@ -69,9 +69,6 @@ def _refuse_unmodelled(hw) -> None:
     if r.synaptic_saturation is not None:
         raise BackendError(f"hardware '{hw.name}': realism.synaptic_saturation is not modelled by the emulator yet "
                            "(docs/realism.md); set it to null")
-    if r.refractory is not None and r.refractory.reset_tau_us > 0:
-        raise BackendError(f"hardware '{hw.name}': realism.refractory.reset_tau_us > 0 (a finite reset conductance) is "
-                           "not modelled by the emulator yet (docs/realism.md); set it to 0")
 
 
 def _rest(trials: int, n: int) -> dict[str, np.ndarray]:
@@ -172,7 +169,8 @@ class EmulatorBackend(Backend):
         lines = bus_lines(ir, hw.realism.event_buses.per_hemisphere) if imp["event_buses"] is not None else None
         kernel_ir = ir if lines is None else split_ir(ir, lines)
         plan = _Plan(ir=ir, chip=chip, hw=hw, eff=eff, imp=imp,
-                     knet=lower(kernel_ir, eff, dt, float(imp["membrane_noise_V"]), imp["rails_V"]), lines=lines)
+                     knet=lower(kernel_ir, eff, dt, float(imp["membrane_noise_V"]), imp["rails_V"],
+                                float(imp["reset_tau_us"])), lines=lines)
         self._cache = (key, plan)
         return plan
 

@@ -29,6 +29,8 @@ class Imperfections:
     timestamp_quantization: put input and recorded spike times on the FPGA clock grid.
     latency: the chip's fixed transport latencies (config ``realism.latency``) on or off.
     rails: the membrane held within the analog supply range (config ``realism.rails``) on or off.
+    reset_conductance: the reset's finite conductance (config ``realism.refractory.reset_tau_us``)
+        on, or off (an instant reset).
     event_buses: serialize input events on the config's shared event buses (queueing delays and
         drops, :mod:`neuroemu.hardware.buses`); off, or without ``realism.event_buses`` in the
         config, every event arrives at its time.
@@ -45,6 +47,7 @@ class Imperfections:
     timestamp_quantization: bool = True
     latency: bool = True
     rails: bool = True
+    reset_conductance: bool = True
     event_buses: bool = True
 
     def __post_init__(self) -> None:
@@ -67,7 +70,8 @@ class Imperfections:
         chip's limits (realism: latency, event serialization, ...)."""
         return cls(mismatch_scale=0.0, weight_mismatch_scale=0.0, membrane_noise_scale=0.0,
                    threshold_jitter_scale=0.0, spike_time_jitter_us=0.0, dead_fraction=0.0,
-                   timestamp_quantization=False, latency=False, event_buses=False, rails=False)
+                   timestamp_quantization=False, latency=False, event_buses=False, rails=False,
+                   reset_conductance=False)
 
     def without_noise(self) -> "Imperfections":
         """The same with every temporal noise off (membrane noise, threshold jitter, spike-time
@@ -103,6 +107,8 @@ class Imperfections:
             # (low, high) chip V the membrane cannot leave; None: unbounded
             "rails_V": ((hw.realism.rails.low_V, hw.realism.rails.high_V)
                         if self.rails and hw.realism.rails is not None else None),
+            "reset_tau_us": (hw.realism.refractory.reset_tau_us
+                             if self.reset_conductance and hw.realism.refractory is not None else 0.0),
             # per_hemisphere, event_interval_us (chip µs), queue_depth; None: no serialization
             "event_buses": None if eb is None else dataclasses.asdict(eb),
         }
@@ -120,6 +126,7 @@ class Imperfections:
             "timestamp_quantization": e["timestamp_resolution_us"] is not None,
             "latency": e["latency_input_us"] > 0 or e["latency_recurrent_us"] > 0,
             "rails": e["rails_V"] is not None,
+            "reset_conductance": e["reset_tau_us"] > 0,
             "event_buses": e["event_buses"] is not None,
             "weight_quantization": hw.synapses.weight_bits is not None,
             "dac_quantization": hw.dac.bits is not None,

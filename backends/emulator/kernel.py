@@ -119,6 +119,15 @@ class State(NamedTuple):
     fly_n: np.ndarray
 
 
+@nb.njit(inline="always", cache=True)
+def _held_value(v_reset: float, thr: float, since: float, inv_t_reset: float) -> float:
+    """V ``since`` µs after a spike at threshold ``thr``, pulled to ``v_reset`` through the reset
+    conductance (time constant 1/inv_t_reset; 0: instant)."""
+    if inv_t_reset <= 0.0:
+        return v_reset
+    return v_reset + (thr - v_reset) * math.exp(-since * inv_t_reset)
+
+
 @nb.njit(cache=True)
 def flight_capacity(n: int, latency_us: float, min_tau_ref_us: float, dt: float) -> int:
     """How many on-chip spikes of ``n`` neurons can be in flight at once: arrivals within one
@@ -295,6 +304,16 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
         key_thr = stream_key(seed, trial, _STREAM_THRESHOLD)
         for k in range(n):
             thr[k] += sigma_thr * normal(key_thr, k + k_lo)
+    # a finite reset conductance (inv_t_reset > 0): during the refractory period V relaxes from the
+    # threshold to the reset, v_reset + (thr - v_reset) e^{-(t - t_spike)/tau_reset}; it is released
+    # from v_free = that value at t_spike + tau_ref (instant reset: v_free = v_reset)
+    inv_trs = nr.inv_t_reset
+    v_free = v_reset_rel.copy()
+    relax = False
+    for k in range(n):
+        if inv_trs[k] > 0.0 and not dead[k]:
+            v_free[k] = _held_value(v_reset_rel[k], thr[k], tau_ref[k], inv_trs[k])
+            relax = True
     noisy = False
     for k in range(n):
         if noise_step[k] > 0.0:
@@ -361,8 +380,12 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
         # I_exc only decays and exc events only add (I_exc(t) <= I_exc(t1) e^{dt/tau_e}); I_inh <= 0
         # only decays towards 0 (I_inh(t) <= I_inh(t0) e^{-dt/tau_i}); so V(t) <= V* + (V(t0) - V*)
         # e^{-(t - t0)/tau_m} <= the bound, V* = tau_m (I_exc max + I_inh max)
-        hits = _bound_flags(t0, t1, refr, vprev, v_reset_rel, tau_m, iprev_e, iprev_i, ie, ii, pe, inv_pe, inv_pi, rr,
+        hits = _bound_flags(t0, t1, refr, vprev, v_free, tau_m, iprev_e, iprev_i, ie, ii, pe, inv_pe, inv_pi, rr,
                             v, pmm, thr, lo, hi, flag)
+        if relax:  # held past the step end: V on its way to the reset
+            for k in range(n):
+                if refr[k] >= t1:
+                    v[k] = _held_value(v_reset_rel[k], thr[k], t1 - (refr[k] - tau_ref[k]), inv_trs[k])
         if hits == 0:
             continue
         m = -1  # this step's event list, built on first use (m_in: its input events; then on-chip spikes)
@@ -389,13 +412,13 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
                     m = _insert_event(f_time[q], f_node[q], l_time, l_node, m)
                 m_in = m
             if flag[k] == 1 and t0 < refr[k] < t1 and _refractory_end(
-                    k, k_lo, t0, t1, refr[k], m, vprev, iprev_e, iprev_i, v, ie, thr, l_time, l_node, v_reset_rel,
+                    k, k_lo, t0, t1, refr[k], m, vprev, iprev_e, iprev_i, v, ie, thr, l_time, l_node, v_free,
                     inv_tm, inv_te, inv_ti, pmm, pe, inv_pe, rr, ptr, tgt, rec, w, dense_first):
                 continue
             cand[n_c] = k
             pos[k] = n_c
             cand_t[n_c] = _candidate(k, k_lo, t0, t1, refr[k], m, m_in, vprev, iprev_e, iprev_i, v, ie, ii, noise,
-                                     thr, l_time, l_node, v_reset_rel, lo, hi, flag[k], inv_tm, inv_te, inv_ti, ptr,
+                                     thr, l_time, l_node, v_free, lo, hi, flag[k], inv_tm, inv_te, inv_ti, ptr,
                                      tgt, rec, w, dense_first)
             n_c += 1
         # spikes in time order: each is delivered to its targets within the step at its exact
@@ -444,18 +467,22 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
                         n_c += 1
                     cand_t[q] = _candidate(kt, k_lo, t0, t1, refr[kt], m, m_in,
                                            vprev, iprev_e, iprev_i, v, ie, ii, noise, thr, l_time, l_node,
-                                           v_reset_rel, lo, hi, flag[kt], inv_tm, inv_te, inv_ti, ptr, tgt, rec, w,
+                                           v_free, lo, hi, flag[kt], inv_tm, inv_te, inv_ti, ptr, tgt, rec, w,
                                            dense_first)
             if refr[k] >= t1 and _synapse_index(node, k + k_lo, ptr, tgt, dense_first) < 0:
-                v[k] = v_reset_rel[k]  # refractory past the step end, no event onto itself: currents as they are
+                # refractory past the step end, no event onto itself: currents as they are
+                v[k] = _held_value(v_reset_rel[k], thr[k], t1 - tc, inv_trs[k])
                 cand_t[c] = -1.0
             else:
                 cand_t[c] = _candidate(k, k_lo, t0, t1, refr[k], m, m_in,
                                        vprev, iprev_e, iprev_i, v, ie, ii, noise, thr, l_time, l_node,
-                                       v_reset_rel, lo, hi, flag[k], inv_tm, inv_te, inv_ti, ptr, tgt, rec, w,
+                                       v_free, lo, hi, flag[k], inv_tm, inv_te, inv_ti, ptr, tgt, rec, w,
                                        dense_first)
         for q in range(n_c):
             pos[cand[q]] = -1
+            if relax and refr[cand[q]] >= t1:  # (a candidate held past the step end)
+                kq = cand[q]
+                v[kq] = _held_value(v_reset_rel[kq], thr[kq], t1 - (refr[kq] - tau_ref[kq]), inv_trs[kq])
     for k in range(n):
         st_v[k] = v[k]
         st_ie[k] = ie[k]
@@ -658,7 +685,8 @@ def simulate(nr, syn, noise: Noise, jobs: Jobs, ev: Events, steps: Steps, rec: R
         k = jobs.trial[t]
         job = Neurons(nr.v_leak[a:b], nr.v_reset_rel[a:b], nr.thr_rel[a:b], nr.tau_ref[a:b], nr.dead[a:b],
                       nr.inv_tm[a:b], nr.inv_te[a:b], nr.inv_ti[a:b], nr.pmm[a:b], nr.pe[a:b], nr.pi[a:b], nr.p_e[a:b],
-                      nr.p_i[a:b], nr.co[:, a:b], nr.noise_step[a:b], nr.v_lo_rel[a:b], nr.v_hi_rel[a:b])
+                      nr.p_i[a:b], nr.co[:, a:b], nr.noise_step[a:b], nr.v_lo_rel[a:b], nr.v_hi_rel[a:b],
+                      nr.inv_t_reset[a:b])
         rows = State(state.v[k, a:b], state.ie[k, a:b], state.ii[k, a:b], state.refr[k, a:b], state.fly_time[k],
                      state.fly_node[k], state.fly_n[k:k + 1])
         n_spikes[t] = _run_trial(k, a, n, job, syn, noise, ev, jobs.ev_start[t], jobs.ev_end[t], steps, rec,

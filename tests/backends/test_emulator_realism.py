@@ -191,3 +191,37 @@ def test_limits_not_modelled_yet_are_refused_not_ignored():
     ir = compile_network(net, ideal_with(synaptic_saturation=SynapticSaturation(0.5)))
     with pytest.raises(BackendError, match="synaptic_saturation is not modelled"):
         EmulatorBackend().run(ir, duration=5.0)
+
+
+# --- finite reset conductance ---------------------------------------------------------------------
+@pytest.mark.parametrize("reset_tau_us", [0.5, 0.0])
+def test_the_reset_pulls_the_membrane_through_a_finite_conductance(reset_tau_us):
+    """A neuron on a constant current (V_inf above threshold) fires regularly. During the
+    refractory period V relaxes from threshold to the reset, v_reset + (thr - v_reset)
+    e^{-(t - t_spike)/tau_reset}, and is released from there: every later interval is
+    tau_ref + tau_m ln((V_inf - v_free) / (V_inf - thr)), v_free = that value at tau_ref."""
+    from neuroemu.hardware.config import Refractory
+
+    v_inf = THETA + 6.0  # mV above rest
+    net = Network("regular")
+    net.add_lif("n", 1, **{**PARAMS, "tau_refrac": 2.0}, i_offset=v_inf * CM / TAU_M)
+    net.record.v = {"n": [0]}
+    ir = compile_network(net, ideal_with(refractory=Refractory(clock_base_MHz=250.0, counter_bits=8,
+                                                               reset_tau_us=reset_tau_us)))
+    be = EmulatorBackend(dt_us=DT_US)
+    tau_ref = float(be.effective(ir).tau_refrac[0])  # chip µs = biological ms: the counter's 2.008
+    assert tau_ref == pytest.approx(2.008)
+    res = be.run(ir, duration=80.0)
+    t = res.spikes("n").times
+    v_reset = -70.0 - V_REST
+    v_free = v_reset + (THETA - v_reset) * (np.exp(-tau_ref / reset_tau_us) if reset_tau_us else 0.0)
+    isi = tau_ref + TAU_M * np.log((v_inf - v_free) / (v_inf - THETA))
+    assert len(t) >= 4
+    np.testing.assert_allclose(np.diff(t), isi, atol=TOL_MS, rtol=0)
+    if reset_tau_us:
+        assert abs(isi - (tau_ref + TAU_M * np.log((v_inf - v_reset) / (v_inf - THETA)))) > 100 * TOL_MS
+        # the trace during the hold follows the relaxation
+        tr = res.traces
+        j = np.flatnonzero((tr.times_ms > t[1] + 0.1) & (tr.times_ms < t[1] + tau_ref))
+        expect = V_REST + v_reset + (THETA - v_reset) * np.exp(-(tr.times_ms[j] - t[1]) / reset_tau_us)
+        np.testing.assert_allclose(tr.v_mV[0, 0, j], expect, atol=1e-6)
