@@ -63,14 +63,6 @@ def _common_step(periods: list[float]) -> float:
     return math.gcd(*ticks) * 1e-9
 
 
-def _refuse_unmodelled(hw) -> None:
-    """Limits a config may declare that the emulator does not model yet: refused, not ignored."""
-    r = hw.realism
-    if r.synaptic_saturation is not None:
-        raise BackendError(f"hardware '{hw.name}': realism.synaptic_saturation is not modelled by the emulator yet "
-                           "(docs/realism.md); set it to null")
-
-
 def _rest(trials: int, n: int) -> dict[str, np.ndarray]:
     """State arrays of neurons at rest (kernel order: V - leak, currents, refractory end)."""
     return {"v": np.zeros((trials, n)), "ie": np.zeros((trials, n)), "ii": np.zeros((trials, n)),
@@ -150,7 +142,6 @@ class EmulatorBackend(Backend):
                sample_us)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
-        _refuse_unmodelled(ir.hardware())
         refuse_delays(ir.network, "the emulated chip", "every spike arrives after the chip's fixed latency: leave "
                       "the delay unset, or run it on the brian2 backend in mode ideal or as-deployed")
         chip = self.chip_for(ir)
@@ -170,7 +161,7 @@ class EmulatorBackend(Backend):
         kernel_ir = ir if lines is None else split_ir(ir, lines)
         plan = _Plan(ir=ir, chip=chip, hw=hw, eff=eff, imp=imp,
                      knet=lower(kernel_ir, eff, dt, float(imp["membrane_noise_V"]), imp["rails_V"],
-                                float(imp["reset_tau_us"])), lines=lines)
+                                float(imp["reset_tau_us"]), imp["saturation_V_per_us"]), lines=lines)
         self._cache = (key, plan)
         return plan
 

@@ -156,6 +156,56 @@ def _push(node, d, ng, gk0, gm, gs, gj, gd, ptr, tgt, rec, w, dense_first, dense
     return ng, k0, m, sg
 
 
+# (without NRT, as _add_dense)
+@nb.njit(cache=True, **NO_NRT)
+def _add_saturating(node, d, ptr, tgt, rec, w, dense_first, dense_rec, v, ie, ii, co, k_lo, inv_imax, tmp):
+    """Add one event (``d`` µs after the step's midpoint) through saturating synaptic inputs:
+    each target's current I of the synapse's receptor jumps by w (1 - |I| / I_max) (0 once |I|
+    reaches I_max), with I the current just before the event, I(t_e) = I(t1 so far) / e^{-u/tau}
+    (events are added in time order; e^{-u/tau} from the third-order moments). All synapses of the
+    row see the current before the event (a row's multapses onto one target add as one jump, as
+    in the replay). ``tmp``: a buffer of at least the row's length. A dense row of one receptor
+    (no multapses) is one branch-free pass over its targets (SIMD)."""
+    d2 = d * d
+    d3 = d2 * d
+    n = v.shape[0]
+    j0 = ptr[node]
+    k0 = dense_first[node]
+    if k0 >= 0 and dense_rec[node] != 2:
+        ks = max(k0, k_lo)
+        ke = min(k0 + ptr[node + 1] - j0, k_lo + n)
+        if ks >= ke:
+            return
+        rv, ri = (_VE, _IE) if dense_rec[node] == 0 else (_VI, _II)
+        cur = ie if dense_rec[node] == 0 else ii
+        o = j0 + ks - k0
+        for k in range(ks - k_lo, ke - k_lo):
+            decay = co[ri, k] + d * co[ri + 1, k] + d2 * co[ri + 2, k] + d3 * co[ri + 3, k]
+            wj = w[o + k - (ks - k_lo)] * max(0.0, 1.0 - abs(cur[k] / decay) * inv_imax[k])
+            v[k] += wj * (co[rv, k] + d * co[rv + 1, k] + d2 * co[rv + 2, k] + d3 * co[rv + 3, k])
+            cur[k] += wj * decay
+        return
+    for j in range(j0, ptr[node + 1]):  # the effective weights, from the currents before the event
+        k = tgt[j] - k_lo
+        if k < 0 or k >= n:
+            continue
+        r = _IE if rec[j] == 0 else _II
+        decay = co[r, k] + d * co[r + 1, k] + d2 * co[r + 2, k] + d3 * co[r + 3, k]
+        cur = (ie[k] if rec[j] == 0 else ii[k]) / decay
+        tmp[j - j0] = w[j] * max(0.0, 1.0 - abs(cur) * inv_imax[k])
+    for j in range(j0, ptr[node + 1]):
+        k = tgt[j] - k_lo
+        if k < 0 or k >= n:
+            continue
+        wj = tmp[j - j0]
+        if rec[j] == 0:
+            v[k] += wj * (co[_VE, k] + d * co[_VE + 1, k] + d2 * co[_VE + 2, k] + d3 * co[_VE + 3, k])
+            ie[k] += wj * (co[_IE, k] + d * co[_IE + 1, k] + d2 * co[_IE + 2, k] + d3 * co[_IE + 3, k])
+        else:
+            v[k] += wj * (co[_VI, k] + d * co[_VI + 1, k] + d2 * co[_VI + 2, k] + d3 * co[_VI + 3, k])
+            ii[k] += wj * (co[_II, k] + d * co[_II + 1, k] + d2 * co[_II + 2, k] + d3 * co[_II + 3, k])
+
+
 @nb.njit(inline="always", cache=True)
 def _synapse_index(node, k, ptr, tgt, dense_first) -> int:
     """Index of the first synapse node -> k in the CSR table (rows sorted by target), or -1."""

@@ -31,6 +31,8 @@ class Imperfections:
     rails: the membrane held within the analog supply range (config ``realism.rails``) on or off.
     reset_conductance: the reset's finite conductance (config ``realism.refractory.reset_tau_us``)
         on, or off (an instant reset).
+    saturation: saturating synaptic inputs (config ``realism.synaptic_saturation``) on, or off
+        (linear).
     event_buses: serialize input events on the config's shared event buses (queueing delays and
         drops, :mod:`neuroemu.hardware.buses`); off, or without ``realism.event_buses`` in the
         config, every event arrives at its time.
@@ -48,6 +50,7 @@ class Imperfections:
     latency: bool = True
     rails: bool = True
     reset_conductance: bool = True
+    saturation: bool = True
     event_buses: bool = True
 
     def __post_init__(self) -> None:
@@ -71,7 +74,7 @@ class Imperfections:
         return cls(mismatch_scale=0.0, weight_mismatch_scale=0.0, membrane_noise_scale=0.0,
                    threshold_jitter_scale=0.0, spike_time_jitter_us=0.0, dead_fraction=0.0,
                    timestamp_quantization=False, latency=False, event_buses=False, rails=False,
-                   reset_conductance=False)
+                   reset_conductance=False, saturation=False)
 
     def without_noise(self) -> "Imperfections":
         """The same with every temporal noise off (membrane noise, threshold jitter, spike-time
@@ -109,6 +112,9 @@ class Imperfections:
                         if self.rails and hw.realism.rails is not None else None),
             "reset_tau_us": (hw.realism.refractory.reset_tau_us
                              if self.reset_conductance and hw.realism.refractory is not None else 0.0),
+            # the synaptic inputs' saturation current (chip V/µs); None: linear
+            "saturation_V_per_us": (hw.realism.synaptic_saturation.max_current_V_per_us
+                                    if self.saturation and hw.realism.synaptic_saturation is not None else None),
             # per_hemisphere, event_interval_us (chip µs), queue_depth; None: no serialization
             "event_buses": None if eb is None else dataclasses.asdict(eb),
         }
@@ -127,6 +133,7 @@ class Imperfections:
             "latency": e["latency_input_us"] > 0 or e["latency_recurrent_us"] > 0,
             "rails": e["rails_V"] is not None,
             "reset_conductance": e["reset_tau_us"] > 0,
+            "saturation": e["saturation_V_per_us"] is not None,
             "event_buses": e["event_buses"] is not None,
             "weight_quantization": hw.synapses.weight_bits is not None,
             "dac_quantization": hw.dac.bits is not None,

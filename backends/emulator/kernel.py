@@ -43,7 +43,15 @@ from neuroemu.backends.emulator.crossing import (
     rail_release,
     segment_crossing,
 )
-from neuroemu.backends.emulator.events import NO_NRT, _add_dense, _insert_event, _push, _synapse_index, _weights_onto
+from neuroemu.backends.emulator.events import (
+    NO_NRT,
+    _add_dense,
+    _add_saturating,
+    _insert_event,
+    _push,
+    _synapse_index,
+    _weights_onto,
+)
 from neuroemu.backends.emulator.lowering import Neurons
 from neuroemu.backends.emulator.random import _GOLD, approx_normal_hashed, mix32, normal, stream_key
 from neuroemu.models.psp import free as _free
@@ -138,8 +146,8 @@ def flight_capacity(n: int, latency_us: float, min_tau_ref_us: float, dt: float)
 
 
 @nb.njit(inline="always", cache=True)
-def _replay(k, t0, t1, t_free, v, a, b, v_reset, thr, lo, inv_tm, inv_te, inv_ti, l_time, l_node, m, ptr, tgt, rec,
-            w, dense_first):
+def _replay(k, t0, t1, t_free, v, a, b, v_reset, thr, lo, inv_imax, inv_tm, inv_te, inv_ti, l_time, l_node, m, ptr,
+            tgt, rec, w, dense_first):
     """Exact trajectory of neuron ``k`` (global LIF index) over the step [t0, t1) from its state
     (v, a, b) at t0, through the step's events onto it (``l_time/l_node[:m]``, sorted by time), with
     V held at ``v_reset`` until ``t_free`` (end of a refractory period). Returns (tc, v, a, b):
@@ -151,7 +159,8 @@ def _replay(k, t0, t1, t_free, v, a, b, v_reset, thr, lo, inv_tm, inv_te, inv_ti
     lower bound (V* + (v - V*) e^{-x/tau_m}, V* = tau_m x the least current) reaches it is searched
     for the first time V falls to it (:func:`segment_crossing` on -V); there V stays at the rail
     (railed) until the current lifts it, I(t) >= lo/tau_m (:func:`rail_release`), and evolves
-    freely from the rail again."""
+    freely from the rail again. Saturating synaptic inputs (``inv_imax`` = 1/I_max > 0): an
+    event's jump is w (1 - |I| / I_max), I the receptor's current just before it."""
     ta = t0
     held = t_free > t0
     if held:
@@ -227,8 +236,8 @@ def _replay(k, t0, t1, t_free, v, a, b, v_reset, thr, lo, inv_tm, inv_te, inv_ti
         ta = tb
         if i >= m:
             return -1.0, v, a, b
-        a += we
-        b += wi
+        a += we * max(0.0, 1.0 - abs(a) * inv_imax)  # (inv_imax 0: linear, and exactly a + we)
+        b += wi * max(0.0, 1.0 - abs(b) * inv_imax)
         if railed:  # an excitatory event may lift V off the rail at once
             railed = a + b < lo * inv_tm
         i += 1
@@ -296,6 +305,7 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
     gj = np.zeros(4, np.int64)  # pending group of dense-row events (first synapse, d)
     gd = np.zeros(4)
     zero = np.zeros(max_row)
+    sat_w = np.zeros(max_row)  # (a row's effective weights under saturation)
     count = 0
     cap = out_time.shape[0]
     key_mem = stream_key(seed, trial, _STREAM_MEMBRANE)
@@ -308,6 +318,11 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
     # threshold to the reset, v_reset + (thr - v_reset) e^{-(t - t_spike)/tau_reset}; it is released
     # from v_free = that value at t_spike + tau_ref (instant reset: v_free = v_reset)
     inv_trs = nr.inv_t_reset
+    inv_imax = nr.inv_i_max  # saturating synaptic inputs: 1 / I_max (0: linear)
+    saturating = False
+    for k in range(n):
+        if inv_imax[k] > 0.0:
+            saturating = True
     v_free = v_reset_rel.copy()
     relax = False
     for k in range(n):
@@ -359,16 +374,26 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
         e_step = e
         ng, gk0, gm, gs = 0, -1, 0, 0
         t_mid = t0 + 0.5 * dt
-        while e < e_end and ev_time[e] < t1:
-            ng, gk0, gm, gs = _push(ev_node[e], t_mid - ev_time[e], ng, gk0, gm, gs, gj, gd, ptr, tgt, rec, w,
-                                    dense_first, dense_rec, zero, v, ie, ii, co, k_lo)
-            e += 1
         if f_step > 0:  # the last step's arrivals leave the flight list
             for q in range(f_step, n_f):
                 f_time[q - f_step] = f_time[q]
                 f_node[q - f_step] = f_node[q]
             n_f -= f_step
         f_step = 0  # on-chip spikes of earlier steps arriving in this one
+        if saturating:  # each event sees the currents the earlier ones left: in time order (inputs first at ties)
+            while (e < e_end and ev_time[e] < t1) or (f_step < n_f and f_time[f_step] < t1):
+                if e < e_end and ev_time[e] < t1 and not (f_step < n_f and f_time[f_step] < ev_time[e]):
+                    _add_saturating(ev_node[e], t_mid - ev_time[e], ptr, tgt, rec, w, dense_first, dense_rec, v, ie,
+                                    ii, co, k_lo, inv_imax, sat_w)
+                    e += 1
+                else:
+                    _add_saturating(f_node[f_step], t_mid - f_time[f_step], ptr, tgt, rec, w, dense_first, dense_rec,
+                                    v, ie, ii, co, k_lo, inv_imax, sat_w)
+                    f_step += 1
+        while e < e_end and ev_time[e] < t1:
+            ng, gk0, gm, gs = _push(ev_node[e], t_mid - ev_time[e], ng, gk0, gm, gs, gj, gd, ptr, tgt, rec, w,
+                                    dense_first, dense_rec, zero, v, ie, ii, co, k_lo)
+            e += 1
         while f_step < n_f and f_time[f_step] < t1:
             ng, gk0, gm, gs = _push(f_node[f_step], t_mid - f_time[f_step], ng, gk0, gm, gs, gj, gd, ptr, tgt, rec,
                                     w, dense_first, dense_rec, zero, v, ie, ii, co, k_lo)
@@ -411,15 +436,15 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
                 for q in range(f_step):  # (arrivals merged in time order)
                     m = _insert_event(f_time[q], f_node[q], l_time, l_node, m)
                 m_in = m
-            if flag[k] == 1 and t0 < refr[k] < t1 and _refractory_end(
+            if flag[k] == 1 and not saturating and t0 < refr[k] < t1 and _refractory_end(
                     k, k_lo, t0, t1, refr[k], m, vprev, iprev_e, iprev_i, v, ie, thr, l_time, l_node, v_free,
                     inv_tm, inv_te, inv_ti, pmm, pe, inv_pe, rr, ptr, tgt, rec, w, dense_first):
                 continue
             cand[n_c] = k
             pos[k] = n_c
             cand_t[n_c] = _candidate(k, k_lo, t0, t1, refr[k], m, m_in, vprev, iprev_e, iprev_i, v, ie, ii, noise,
-                                     thr, l_time, l_node, v_free, lo, hi, flag[k], inv_tm, inv_te, inv_ti, ptr,
-                                     tgt, rec, w, dense_first)
+                                     thr, l_time, l_node, v_free, lo, hi, inv_imax, flag[k], inv_tm, inv_te, inv_ti,
+                                     ptr, tgt, rec, w, dense_first)
             n_c += 1
         # spikes in time order: each is delivered to its targets within the step at its exact
         # time, and the crossings of the neurons it reaches (and its own next one) are searched again
@@ -467,7 +492,7 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
                         n_c += 1
                     cand_t[q] = _candidate(kt, k_lo, t0, t1, refr[kt], m, m_in,
                                            vprev, iprev_e, iprev_i, v, ie, ii, noise, thr, l_time, l_node,
-                                           v_free, lo, hi, flag[kt], inv_tm, inv_te, inv_ti, ptr, tgt, rec, w,
+                                           v_free, lo, hi, inv_imax, flag[kt], inv_tm, inv_te, inv_ti, ptr, tgt, rec, w,
                                            dense_first)
             if refr[k] >= t1 and _synapse_index(node, k + k_lo, ptr, tgt, dense_first) < 0:
                 # refractory past the step end, no event onto itself: currents as they are
@@ -476,7 +501,7 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
             else:
                 cand_t[c] = _candidate(k, k_lo, t0, t1, refr[k], m, m_in,
                                        vprev, iprev_e, iprev_i, v, ie, ii, noise, thr, l_time, l_node,
-                                       v_free, lo, hi, flag[k], inv_tm, inv_te, inv_ti, ptr, tgt, rec, w,
+                                       v_free, lo, hi, inv_imax, flag[k], inv_tm, inv_te, inv_ti, ptr, tgt, rec, w,
                                        dense_first)
         for q in range(n_c):
             pos[cand[q]] = -1
@@ -569,7 +594,7 @@ def _refractory_end(k, k_lo, t0, t1, t_free, m, vprev, iprev_e, iprev_i, v, ie, 
 # arguments was reference counted (an atomic operation each) per candidate, a sixth of W1's time
 @nb.njit(cache=True, **NO_NRT)
 def _candidate(k, k_lo, t0, t1, t_free, m, m_in, vprev, iprev_e, iprev_i, v, ie, ii, noise, thr, l_time, l_node,
-               v_reset_rel, lo, hi, flag_k, inv_tm, inv_te, inv_ti, ptr, tgt, rec, w, dense_first) -> float:
+               v_reset_rel, lo, hi, inv_imax, flag_k, inv_tm, inv_te, inv_ti, ptr, tgt, rec, w, dense_first) -> float:
     """Next crossing time of local neuron ``k`` in the step (-1: none) by an exact replay from the
     step start, writing its exact end-of-step state into v/ie/ii (the step's membrane-noise
     increment included; V held at reset while refractory past t1). A crossing that only the noise,
@@ -638,8 +663,8 @@ def _candidate(k, k_lo, t0, t1, t_free, m, m_in, vprev, iprev_e, iprev_i, v, ie,
                 if x >= 0.0:
                     return t_last + x
     tc, vx, ax, bx = _replay(k + k_lo, t0, t1, t_free, vprev[k], iprev_e[k], iprev_i[k], v_reset_rel[k], thr[k],
-                             lo[k], inv_tm[k], inv_te[k], inv_ti[k], l_time, l_node, m, ptr, tgt, rec, w,
-                             dense_first)
+                             lo[k], inv_imax[k], inv_tm[k], inv_te[k], inv_ti[k], l_time, l_node, m, ptr, tgt, rec,
+                             w, dense_first)
     if tc >= 0.0:
         return tc
     # no crossing: (vx, ax, bx) is the state at t1
@@ -686,7 +711,7 @@ def simulate(nr, syn, noise: Noise, jobs: Jobs, ev: Events, steps: Steps, rec: R
         job = Neurons(nr.v_leak[a:b], nr.v_reset_rel[a:b], nr.thr_rel[a:b], nr.tau_ref[a:b], nr.dead[a:b],
                       nr.inv_tm[a:b], nr.inv_te[a:b], nr.inv_ti[a:b], nr.pmm[a:b], nr.pe[a:b], nr.pi[a:b], nr.p_e[a:b],
                       nr.p_i[a:b], nr.co[:, a:b], nr.noise_step[a:b], nr.v_lo_rel[a:b], nr.v_hi_rel[a:b],
-                      nr.inv_t_reset[a:b])
+                      nr.inv_t_reset[a:b], nr.inv_i_max[a:b])
         rows = State(state.v[k, a:b], state.ie[k, a:b], state.ii[k, a:b], state.refr[k, a:b], state.fly_time[k],
                      state.fly_node[k], state.fly_n[k:k + 1])
         n_spikes[t] = _run_trial(k, a, n, job, syn, noise, ev, jobs.ev_start[t], jobs.ev_end[t], steps, rec,

@@ -25,7 +25,8 @@ class Neurons(NamedTuple):
     propagators e^{-dt/tau} (pmm, pe, pi) and PSP kernel values P(dt) (p_e, p_i), the event
     coefficients (16, n) (events.event_coefficients), the membrane-noise increment's std, and the
     rails V cannot leave (relative to the leak; -inf/inf: none), the inverse time constant of the
-    reset conductance (0: instant reset)."""
+    reset conductance (0: instant reset), the inverse of the synaptic inputs' saturation current
+    (V/µs; 0: linear)."""
 
     v_leak: np.ndarray
     v_reset_rel: np.ndarray
@@ -45,6 +46,7 @@ class Neurons(NamedTuple):
     v_lo_rel: np.ndarray
     v_hi_rel: np.ndarray
     inv_t_reset: np.ndarray
+    inv_i_max: np.ndarray
 
 
 class Synapses(NamedTuple):
@@ -78,12 +80,14 @@ class KernelNetwork:
 
 
 def lower(ir: IR, eff: EffectiveNetwork, dt: float, sigma_mem: float,
-          rails_V: tuple[float, float] | None = None, reset_tau_us: float = 0.0) -> KernelNetwork:
+          rails_V: tuple[float, float] | None = None, reset_tau_us: float = 0.0,
+          saturation_V_per_us: float | None = None) -> KernelNetwork:
     """The kernel network for ``ir`` as ``eff`` realises it, integrated with step ``dt`` (µs), with
     membrane noise of stationary std ``sigma_mem`` (V): an Ornstein-Uhlenbeck process through the
     leak, increment std sigma_mem sqrt(1 - e^{-2 dt/tau_mem}) per step; ``rails_V``: the chip
     potentials (V) the membrane cannot leave (None: unbounded); ``reset_tau_us``: the time constant
-    of the reset conductance (0: instant reset)."""
+    of the reset conductance (0: instant reset); ``saturation_V_per_us``: the synaptic inputs'
+    saturation current I_max (None: linear)."""
     net = ir.network
     syn = net.synapses
     post = net.lif_index()[syn.post].astype(np.int32)
@@ -105,7 +109,8 @@ def lower(ir: IR, eff: EffectiveNetwork, dt: float, sigma_mem: float,
         noise_step=sigma_mem * np.sqrt(1.0 - pmm * pmm),
         v_lo_rel=(rails_V[0] if rails_V else -np.inf) - eff.v_leak,
         v_hi_rel=(rails_V[1] if rails_V else np.inf) - eff.v_leak,
-        inv_t_reset=np.full(len(eff.v_leak), 1.0 / reset_tau_us if reset_tau_us > 0 else 0.0))
+        inv_t_reset=np.full(len(eff.v_leak), 1.0 / reset_tau_us if reset_tau_us > 0 else 0.0),
+        inv_i_max=np.full(len(eff.v_leak), 1.0 / saturation_V_per_us if saturation_V_per_us else 0.0))
     dense_first = _dense_rows(ptr, tgt, w, rec)
     synapses = Synapses(ptr=ptr, tgt=tgt, rec=rec, w=w, dense_first=dense_first,
                         dense_rec=_row_receptors(ptr, rec, dense_first),

@@ -180,17 +180,64 @@ def test_bss2_traces_stay_within_the_rails():
     assert res.traces.v_chip_V.min() < 0.001  # it does reach the rail
 
 
-def test_limits_not_modelled_yet_are_refused_not_ignored():
-    from neuroemu.errors import BackendError
+# --- saturating synaptic inputs ------------------------------------------------------------------
+@pytest.mark.parametrize("saturation", [True, False])
+def test_summed_input_stops_growing_linearly(saturation):
+    """N synchronous inputs of weight w: with saturation (I_max) the current jumps to
+    I_max (1 - (1 - w/I_max)^N) (each event's jump w (1 - I/I_max) from the current the earlier
+    ones left), so the PSP, that jump times K(t - t_in), bends away from N w K; without, it is
+    linear. Checked on the membrane trace at every step (1e-4 of a step's moments' remainder)."""
     from neuroemu.hardware.config import SynapticSaturation
 
-    net = Network("one")
-    net.add_spike_source("in", 1)
-    net.add_lif("n", 1, **PARAMS)
-    net.connect("in", "n", weight=W_IN)
-    ir = compile_network(net, ideal_with(synaptic_saturation=SynapticSaturation(0.5)))
-    with pytest.raises(BackendError, match="synaptic_saturation is not modelled"):
-        EmulatorBackend().run(ir, duration=5.0)
+    hw = ideal_with(synaptic_saturation=SynapticSaturation(max_current_V_per_us=0.05))
+    i_max = float(hw.bio_current_nA(0.05, CM)) / CM  # mV/ms (= nA/nF)
+    w, t_in = 0.6, 1.0
+    peaks = []
+    for n in (1, 2, 4, 8, 16):
+        net = Network("sync")
+        net.add_spike_source("in", n)
+        net.add_lif("n", 1, **{**PARAMS, "v_thresh": -20.0})  # never fires
+        net.connect("in", "n", weight=w)
+        net.record.v = {"n": [0]}
+        imp = Imperfections(saturation=saturation)
+        res = EmulatorBackend(dt_us=0.1, imperfections=imp).run(
+            compile_network(net, hw), {"in": SpikeTrains.from_first_spike_times([[t_in] * n])}, duration=20.0)
+        jump = i_max * (1 - (1 - w / CM / i_max) ** n) if saturation else n * w / CM
+        t = res.traces.times_ms
+        ref = jump * np.array([kernel(x - t_in) for x in t])
+        np.testing.assert_allclose(res.traces.v_mV[0, 0] - V_REST, ref, atol=1e-4 * max(1.0, jump), rtol=0)
+        peaks.append(ref.max())
+    ratio = np.array(peaks) / peaks[0]
+    if saturation:
+        assert ratio[-1] < 0.6 * 16  # bends away from linear
+    else:
+        np.testing.assert_allclose(ratio, [1, 2, 4, 8, 16], rtol=1e-12)
+
+
+def test_saturation_in_the_replay_matches_the_closed_form_first_spike():
+    """The exact search sees the saturated jumps too. A constant current holds V 0.3 mV below
+    threshold (V = lift); 6 inputs at once push it over within their step, and an inhibitory input
+    0.02 ms after the crossing, in the same step, makes the step replayed event by event: it fires
+    at the crossing of lift + I_max (1 - (1 - w/I_max)^6) K(t - t_in) (ideal, bss2's step)."""
+    from neuroemu.hardware.config import SynapticSaturation
+
+    hw = ideal_with(synaptic_saturation=SynapticSaturation(max_current_V_per_us=0.05))
+    i_max = float(hw.bio_current_nA(0.05, CM)) / CM
+    w, n, t_in, lift = 2.0, 6, 20.05, THETA - 0.3
+    jump = i_max * (1 - (1 - w / CM / i_max) ** n)
+    assert jump < 0.8 * n * w  # saturated
+    t_ref = t_in + brentq(lambda s: lift + jump * kernel(s) - THETA, 1e-9, 6.9, xtol=1e-14)
+    t_lin = t_in + brentq(lambda s: lift + n * w / CM * kernel(s) - THETA, 1e-9, 6.9, xtol=1e-14)
+    assert t_ref - t_lin > 100 * TOL_MS
+    t_late = t_ref + 0.02
+    assert np.floor(t_late / DT_US) == np.floor(t_in / DT_US)  # inputs, crossing, inhibition: one step
+    net = Network("sync")
+    net.add_spike_source("in", n + 1)
+    net.add_lif("n", 1, **PARAMS, i_offset=lift * CM / TAU_M)
+    net.connect("in", "n", weight=[[w]] * n + [[-8.0]], receptor="auto")
+    res = EmulatorBackend(dt_us=DT_US).run(
+        compile_network(net, hw), {"in": SpikeTrains.from_first_spike_times([[t_in] * n + [t_late]])}, duration=30.0)
+    assert res.first_spike_times("n")[0, 0] == pytest.approx(t_ref, abs=TOL_MS)
 
 
 # --- finite reset conductance ---------------------------------------------------------------------
