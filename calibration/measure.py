@@ -36,7 +36,10 @@ def clamped_potential(rec: Recording, t_from_us: float, t_to_us: float, every_us
     spiked[rec.spike_trial[early], rec.spike_circuit[early]] = True
     fine = rec.madc()
     i0, i1 = int(np.ceil(t_from_us / rec.dt_us)), int(np.floor(t_to_us / rec.dt_us)) + 1
-    still = np.ptp(fine[:, :, i0:i1], axis=2) == 0  # a clamped membrane does not move at all
+    # a clamped membrane does not move (by more than one MADC step: the last of a finite reset
+    # conductance's pull may flip a code)
+    lsb = rec.hw.voltage.madc.V_per_lsb if rec.hw.voltage.madc.bits is not None else 0.0
+    still = np.ptp(fine[:, :, i0:i1], axis=2) <= lsb * (1 + 1e-9)
     ok = spiked & still
     with np.errstate(invalid="ignore"):
         value = np.where(ok[:, :, None], reads, 0.0).sum(axis=(0, 2)) / (ok.sum(axis=0) * reads.shape[2])
@@ -87,8 +90,9 @@ def threshold_at_spikes(rec: Recording, t_res_us: float) -> np.ndarray:
 def refractory_from_clamps(rec: Recording, t_res_us: float, statistic: str = "mean") -> np.ndarray:
     """Refractory time (µs) per circuit: from each spike to the end of the clamp that follows it.
 
-    A clamped membrane repeats its MADC code exactly; the clamp ends where consecutive samples
-    first differ, refined by extrapolating the rising membrane back to the clamp level. Averaged
+    A clamped membrane repeats its MADC code exactly (or falls, pulled to the reset through a
+    finite conductance); the clamp ends where the membrane first rises, refined by extrapolating
+    the rising membrane back to the clamp level. Averaged
     over spikes and trials (``statistic`` "median": their median, robust to a single spike whose
     first sample after it is not yet clamped). ``+inf``: the first clamp outlasted the run; NaN:
     no spikes."""
@@ -97,7 +101,7 @@ def refractory_from_clamps(rec: Recording, t_res_us: float, statistic: str = "me
     dt = rec.dt_us
     S = rec.n_samples
     change = np.zeros(v.shape, bool)
-    change[:, :, 1:] = v[:, :, 1:] != v[:, :, :-1]
+    change[:, :, 1:] = v[:, :, 1:] > v[:, :, :-1]  # released: rising (a finite reset conductance pulls down)
     idx = np.where(change, np.arange(S), S)
     nxt = np.minimum.accumulate(idx[:, :, ::-1], axis=2)[:, :, ::-1]  # first change at or after j
     t, c, k, _ = _sorted_spikes(rec)
@@ -107,7 +111,7 @@ def refractory_from_clamps(rec: Recording, t_res_us: float, statistic: str = "me
     j[inside] = nxt[k[inside], c[inside], s0[inside] + 1]
     released = j < S - 1
     jj = np.clip(j, 1, S - 2)
-    v_clamp = v[k, c, np.clip(s0, 0, S - 1)]
+    v_clamp = v[k, c, jj - 1]  # the clamp's level when it ends (the reset conductance may still pull)
     v_j, v_next = v[k, c, jj], v[k, c, jj + 1]
     slope = (v_next - v_j) / dt
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -259,7 +259,7 @@ def calibrate_v_thresh(ctx: Context) -> dict[str, SearchOutcome]:
 def calibrate_v_reset(ctx: Context) -> dict[str, SearchOutcome]:
     """Reset potential: CADC reads of the membrane clamped during the refractory period after
     the first spike (leak at its highest code above a mid threshold: the neuron spikes at once;
-    refractory time at its longest code)."""
+    refractory time at its longest code), once a finite reset conductance has settled it."""
     hw = ctx.hw
     v_leak_hi = extreme_value(hw, "v_leak", high=True)
     v_thr = 0.5 * (hw.parameters["v_reset"].range[1] + v_leak_hi)
@@ -268,7 +268,9 @@ def calibrate_v_reset(ctx: Context) -> dict[str, SearchOutcome]:
     base = _firing_codes(ctx, ctx.targets.v_reset, v_thr, _clip_range(hw, "tau_mem", 10.0), None,
                          {"tau_refrac": ref_code})
     t_to = min(20.0, 0.5 * t_clamp)
-    t_from = min(2.0, 0.25 * t_to)
+    # read once the reset conductance has pulled the membrane to the reset (10 of its time constants)
+    tau_reset = hw.realism.refractory.reset_tau_us if hw.realism.refractory is not None else 0.0
+    t_from = min(max(2.0, 10.0 * tau_reset), 0.25 * t_to) if tau_reset == 0.0 else min(10.0 * tau_reset, 0.5 * t_to)
     every = (t_to - t_from) / 9
     dt = min(0.5, every / 2)
     # no temporal noise reaches a clamped membrane: one trial is the whole truth

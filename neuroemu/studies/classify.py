@@ -240,7 +240,7 @@ def build_spec(target: str | Path, data: str | Path, axes: Sequence[tuple[str, S
     """The sweep of a robustness study of a network classifier (knobs x chips, see
     :mod:`neuroemu.studies.knobs`); the same engine, store and table as TTFS studies."""
     from neuroemu.hardware import load_hardware
-    from neuroemu.studies.knobs import BASES, check_backend
+    from neuroemu.studies.knobs import BASES, check_backend, check_points
     from neuroemu.studies.robustness import BACKENDS, STUDY_SWITCHES, grid_from_axes
     from neuroemu.sweeps.spec import SweepSpec
 
@@ -257,6 +257,7 @@ def build_spec(target: str | Path, data: str | Path, axes: Sequence[tuple[str, S
     grid = grid_from_axes(axes)
     check_backend(backend, [name for name, _ in axes])
     hw = load_hardware(hardware)
+    check_points(hw, base, grid, backend)
     settings = study_settings(target, data, dict(nir_options or {}), output, readout, samples, duration_ms)
     load_classifier(target, hw, settings["nir"], output, readout)  # fits this chip? (names it if not)
     settings.update({"backend": backend, "base": base, "hardware": hardware, "hardware_hash": hw.content_hash,

@@ -23,7 +23,7 @@ import numpy as np
 
 from neuroemu.errors import NeuroemuError
 from neuroemu.hardware import load_hardware
-from neuroemu.studies.knobs import BASES, apply_knobs, check_backend, check_knob
+from neuroemu.studies.knobs import BASES, apply_knobs, check_backend, check_knob, check_points
 from neuroemu.sweeps.spec import SweepSpec
 
 TASK = "neuroemu.studies.robustness:run_point"
@@ -85,6 +85,8 @@ def build_spec(model_path: str | Path, axes: Sequence[tuple[str, Sequence[float]
     grid = grid_from_axes(axes)
     check_backend(backend, [name for name, _ in axes if name not in STUDY_SWITCHES])
     hw = load_hardware(hardware)
+    check_points(hw, base, [{k: v for k, v in point.items() if k not in STUDY_SWITCHES} for point in grid],
+                 backend)
     if not Path(model_path).is_file():
         raise NeuroemuError(f"model file {model_path} does not exist")
     settings = {

@@ -54,6 +54,11 @@ def test_mismatch_costs_accuracy(yy_model):
     (["--vary", "spike_jitter=0,0.1", "--backend", "brian2"], "brian2 backend cannot express knob(s) spike_jitter"),
     (["--vary", "mismatch=0", "--plot", "study.txt"], "use a .png, .pdf or .svg suffix"),
     (["--vary", "mismatch=0", "--hardware", "nochip"], "nochip"),
+    # the chip's limits: values the config cannot take, values that are no numbers, what a backend lacks
+    (["--base", "ideal", "--vary", "rail_span=0,1,0.5"], "rail_span=0.5 puts the lower rail at 0.6 V"),
+    (["--vary", "latency=0,nan"], "knob latency must be a finite number, got nan"),
+    (["--vary", "bus_serialization=-1"], "knob bus_serialization must be >= 0"),
+    (["--vary", "latency=0,0.4", "--backend", "brian2"], "brian2 backend cannot express knob(s) latency"),
 ])
 def test_cli_refuses_bad_studies(yy_model, tmp_path, args, message):
     res = CliRunner().invoke(main, ["robustness", str(yy_model[0]), *args, "-o", str(tmp_path / "s.h5")])
@@ -61,6 +66,23 @@ def test_cli_refuses_bad_studies(yy_model, tmp_path, args, message):
     assert message in res.output
     assert "Traceback" not in res.output
     assert not (tmp_path / "s.h5").exists()
+
+
+def test_cli_study_of_a_limit_knob(yy_model, tmp_path):
+    """A tiny study over the chip's limits through the CLI: latency and bus serialization on the
+    ideal base, one chip; at 0 the point is the ideal run (the knob-free study's accuracy)."""
+    args = ["robustness", str(yy_model[0]), "--base", "ideal", "--vary", "latency=0,0.5",
+            "--vary", "bus_serialization=0,1", "--chips", "1", "--samples", "100", "--workers", "1",
+            "--no-progress", "--json"]
+    res = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "limits.h5")])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.output)
+    assert rep["axes"] == ["latency", "bus_serialization"]
+    assert [(r["latency"], r["bus_serialization"]) for r in rep["table"]] == [(0, 0), (0, 1), (0.5, 0), (0.5, 1)]
+    assert all(r["chips_done"] == 1 and 0 <= r["accuracy_mean"] <= 1 for r in rep["table"])
+    ref = CliRunner().invoke(main, [*args[:4], "--vary", "mismatch=0", *args[8:], "-o", str(tmp_path / "ideal.h5")])
+    assert ref.exit_code == 0, ref.output
+    assert rep["table"][0]["accuracy_mean"] == json.loads(ref.output)["table"][0]["accuracy_mean"]
 
 
 def test_cli_refuses_missing_model(tmp_path):
