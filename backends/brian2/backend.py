@@ -38,6 +38,31 @@ temporal noise off, i.e. what ``neuroemu run --no-noise`` runs on the emulator):
   result's info reports the delays and drops (``event_buses``). Inputs then act on Brian2's
   grid as always, so delays below dt shift a spike by at most one step.
 
+The chip's limits (``realism`` of the config; :class:`ReplayLimits`, :meth:`Brian2Backend.limits`;
+reported in the result's info as ``realism``, biological units), each in Brian2's own terms, so
+that the replay stays an independent reference for the emulator's exact treatment:
+
+* latency (``Imperfections(latency=False)`` switches it off): the input events (after the buses)
+  reach the membranes ``latency_input`` later, their times shifted before the grid rule applies
+  (an event at s acts at ``ceil((s + l_in)/dt) dt``: late by less than dt); LIF->LIF synapses get
+  the Brian2 ``delay`` ``latency_recurrent``, which Brian2 realises as ``round(l_rec/dt)`` steps
+  after the grid point where the spike is seen (off the exact arrival by the spike's grid lag in
+  [0, dt) plus the rounding, at most dt/2; none when dt divides the latency, e.g. 0.4 ms at dt =
+  0.01 or 0.1 ms). Events in flight at a run's end are carried in the state as the delays are;
+* rails (``Imperfections(rails=False)``): ``v = clip(v, v_lo, v_hi)`` after every step (see
+  :mod:`.network`); the emulator's rail is exact, this one is exact at the grid points while V is
+  held and leaves the lower rail at a grid point within dt/2 of the exact release, so V is low
+  by at most ``|v_inf - v_lo| dt^2 / (8 tau_mem tau_syn)`` after it (decaying with tau_mem);
+* saturating synaptic input (``realism.synaptic_saturation``; I_max in nA per neuron, I_max C_m /
+  (chip V per mV x speed-up / 1000)): each event ``I <- I + w (1 - |I|/I_max)`` (:func:`.network.on_pre`),
+  exact at the instant where the event acts;
+* finite reset conductance (``realism.refractory.reset_tau_us`` > 0): while refractory v relaxes
+  from threshold to v_reset with tau_reset (:mod:`.network`).
+
+Saturation and the reset follow the config; where the replayed imperfections' ``effective()``
+reports ``synaptic_saturation_V_per_us`` / ``reset_tau_us`` (the emulator's knobs for them), those.
+With every limit off the network is the one without them (same equations, same code).
+
 Trial copies are described in :mod:`.network`, duplicate spikes of a source in one step in
 :mod:`.inputs`, Brian2's compiled-code cache in :mod:`.codegen`.
 
@@ -54,6 +79,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
@@ -95,6 +121,35 @@ def _rest_variables(v_mV: np.ndarray) -> dict[str, np.ndarray]:
     zeros = np.zeros(np.shape(v_mV))
     return {"v": np.asarray(v_mV, float) * 1e-3, "I_exc": zeros, "I_inh": zeros.copy(),
             "lastspike": np.full(np.shape(v_mV), -np.inf)}
+
+
+@dataclass(frozen=True)
+class ReplayLimits:
+    """The chip's limits (``realism`` of the hardware config, switched by the replayed
+    :class:`~neuroemu.backends.emulator.Imperfections`) that ``chip-replay`` has in force, in
+    biological units (biological ms = chip µs x speed-up / 1000; mV through the config's voltage
+    map). All off (the defaults) outside ``chip-replay`` and on configs without them.
+
+    latency_input_ms: a spike source's event reaches the membrane this much later.
+    latency_recurrent_ms: a neuron's spike reaches its on-chip targets this much later.
+    rails_mV: (low, high) the membrane cannot leave, or None.
+    max_current_V_per_us: each receptor's current bound I_max (chip V/µs, a current over C_m), or
+        None (linear synaptic input); per neuron in nA it is I_max C_m / (chip_V_per_bio_mV x
+        speed-up / 1000).
+    reset_tau_ms: time constant of the finite reset conductance (0: instant reset).
+    """
+
+    latency_input_ms: float = 0.0
+    latency_recurrent_ms: float = 0.0
+    rails_mV: tuple[float, float] | None = None
+    max_current_V_per_us: float | None = None
+    reset_tau_ms: float = 0.0
+
+    def as_dict(self) -> dict:
+        """For a result's info (JSON)."""
+        return {"latency_input_ms": self.latency_input_ms, "latency_recurrent_ms": self.latency_recurrent_ms,
+                "rails_mV": None if self.rails_mV is None else list(self.rails_mV),
+                "max_current_V_per_us": self.max_current_V_per_us, "reset_tau_ms": self.reset_tau_ms}
 
 
 class Brian2Backend(Backend):
@@ -180,6 +235,41 @@ class Brian2Backend(Backend):
         out["timestamp_resolution_ms"] = float(hw.bio_time_ms(res)) if res else 0.0
         return out
 
+    def limits(self, ir: IR) -> ReplayLimits:
+        """The chip's limits in force (biological units; see :class:`ReplayLimits`): ``chip-replay``
+        only, from the IR's hardware config as the replayed imperfections switch them
+        (:meth:`replay_imperfections`; its ``effective()`` report: ``latency_input_us``,
+        ``latency_recurrent_us``, ``rails_V``, and ``reset_tau_us`` / ``synaptic_saturation_V_per_us``
+        where it reports them, else the config's values). Other modes: none."""
+        if self.mode != "chip-replay":
+            return ReplayLimits()
+        hw = ir.hardware()
+        eff = self.replay_imperfections().effective(hw)
+        r = hw.realism
+        rails = eff["rails_V"]
+        sat = r.synaptic_saturation.max_current_V_per_us if r.synaptic_saturation is not None else None
+        sat = eff.get("synaptic_saturation_V_per_us", sat)
+        reset_tau = eff.get("reset_tau_us", r.refractory.reset_tau_us if r.refractory is not None else 0.0)
+        return ReplayLimits(
+            latency_input_ms=float(hw.bio_time_ms(float(eff["latency_input_us"]))),
+            latency_recurrent_ms=float(hw.bio_time_ms(float(eff["latency_recurrent_us"]))),
+            rails_mV=None if rails is None else tuple(float(hw.bio_voltage_mV(x)) for x in rails),
+            max_current_V_per_us=float(sat) if sat else None,  # (None or 0: linear)
+            reset_tau_ms=float(hw.bio_time_ms(float(reset_tau))))
+
+    def synapse_delays(self, ir: IR) -> np.ndarray:
+        """Per IR synapse, the delay (biological ms) it has in this mode: the IR's own delays in
+        ``ideal`` and ``as-deployed``; in ``chip-replay`` (where the IR may have none) the chip's
+        recurrent latency on LIF->LIF synapses and 0 on input synapses (their latency shifts the
+        input events instead, :meth:`run`)."""
+        net = ir.network
+        syn = net.synapses
+        if self.mode != "chip-replay":
+            return np.asarray(syn.delay, float)
+        refuse_delays(net, "the emulated chip that chip-replay replays", "modes ideal and as-deployed realise delays")
+        lat = self.limits(ir).latency_recurrent_ms
+        return np.where(net.lif_index()[syn.pre] >= 0, lat, 0.0)
+
     # --- what is simulated ------------------------------------------------------------------
     @property
     def chip_seed(self) -> int:
@@ -246,18 +336,20 @@ class Brian2Backend(Backend):
         params, w, dead = self.parameters(ir)
         net = ir.network
         syn = net.synapses
-        if self.mode == "chip-replay":
-            refuse_delays(net, "the emulated chip that chip-replay replays",
-                          "modes ideal and as-deployed realise delays")
+        lim = self.limits(ir)
         post = net.lif_index()[syn.post].astype(np.int64)
-        lif_delay = np.where(net.lif_index()[syn.pre] >= 0, syn.delay, 0.0)  # input delays: in the channel times
+        # input delays: in the channel times
+        lif_delay = np.where(net.lif_index()[syn.pre] >= 0, self.synapse_delays(ir), 0.0)
         r = sd.replay_syn  # copies of the delayed LIF->LIF synapses, fed with the spikes a run left in flight
         spec = NetworkSpec(
             params=params, dead=dead, syn_pre=np.concatenate([sd.syn_pre, sd.replay_pre]),
             syn_post=np.concatenate([post, post[r]]), syn_weight=np.concatenate([w, w[r]]),
             syn_receptor=np.concatenate([syn.receptor, syn.receptor[r]]).astype(np.int64),
             syn_delay=np.concatenate([lif_delay, np.zeros(len(r))]), lif_index=sd.lif_index, layout=layout,
-            trials=batch, dt_ms=self.dt, record_lif=record_lif, membrane_noise_mV=noise["membrane_noise_mV"])
+            trials=batch, dt_ms=self.dt, record_lif=record_lif, membrane_noise_mV=noise["membrane_noise_mV"],
+            rails_mV=lim.rails_mV, reset_tau_ms=lim.reset_tau_ms,
+            max_current_nA=None if lim.max_current_V_per_us is None else np.asarray(
+                ir.hardware().bio_current_nA(lim.max_current_V_per_us, params.cm), float))
         if self._net_cache is not None:
             cached = self._net_cache[1]
             if batch <= cached.spec.trials <= 2 * batch:
@@ -321,7 +413,9 @@ class Brian2Backend(Backend):
         target = configure_brian2(self.codegen_target)
         net = ir.network
         lines = self.bus_lines(ir)
-        sd = source_delays(ir) if lines is None else bus_source_delays(ir, lines)
+        lim = self.limits(ir)
+        delay = self.synapse_delays(ir)
+        sd = source_delays(ir, delay) if lines is None else bus_source_delays(ir, lines, delay)
         if state is not None:
             self._check_continuation(state)
         t_end = t_start + duration
@@ -344,6 +438,8 @@ class Brian2Backend(Backend):
             o = np.lexsort((t_rel, dep.node, dep.trial))
             ev = InputEvents(t_rel[o], dep.node[o].astype(np.int64), dep.trial[o].astype(np.int64))
             traffic = dep.traffic
+        if lim.latency_input_ms > 0:  # they reach the membranes the chip's input latency later
+            ev = InputEvents(ev.time_ms + lim.latency_input_ms, ev.node, ev.trial)
         if state is not None and len(state.carry_ms):  # delayed spikes of earlier runs still in flight
             ev = InputEvents(np.concatenate([ev.time_ms, state.carry_ms - t_start]),
                              np.concatenate([ev.node, state.carry_node]), np.concatenate([ev.trial, state.carry_trial]))
@@ -424,6 +520,7 @@ class Brian2Backend(Backend):
         if self.mode == "chip-replay":
             info["imperfections_on"] = self.replay_imperfections().switches(ir.hardware())
             info["event_buses"] = traffic
+            info["realism"] = lim.as_dict()
         hw = ir.hardware()
         info["readout"] = readout_info(readout, ro, float(hw.chip_time_us(self.dt)), (
             "brian2's V at the start of every step of dt" if ro is None else

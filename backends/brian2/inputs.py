@@ -42,8 +42,9 @@ class InputEvents:
 @dataclass
 class SourceDelays:
     """Synapses with a delay as extra sources ("virtual nodes") whose spikes are a node's spikes
-    shifted by the delay: node ids ``0 .. n_nodes - 1`` keep the synapses without delay, each
-    (node, delay) group with a delay > 0 gets node ``n_nodes + j``.
+    shifted by the delay: node ids ``0 .. n_nodes - 1`` keep the synapses without delay (with
+    event buses, the bus lines' virtual nodes follow them), each (node, delay) group with a
+    delay > 0 gets the next node id (the last ``len(node)`` ids).
 
     For a spike source that is how its delayed synapses work. A LIF neuron's delayed synapses
     are realised by Brian2's delayed pathways (see :mod:`.network`); its virtual node gets a
@@ -62,35 +63,55 @@ class SourceDelays:
         return len(self.lif_index)
 
 
-def source_delays(ir: IR) -> SourceDelays:
-    """The virtual nodes of the IR's delayed synapses (none without delays)."""
+def _delay_groups(syn_pre: np.ndarray, lif_index: np.ndarray, pre: np.ndarray, delay_ms: np.ndarray,
+                  from_lif: np.ndarray) -> SourceDelays:
+    """``syn_pre``/``lif_index`` (the synapses' presynaptic nodes and the nodes so far) plus one
+    virtual node per (presynaptic node ``pre``, delay) group of the synapses with ``delay_ms`` > 0,
+    numbered after the existing nodes. Delayed input synapses (``from_lif`` False) move to their
+    virtual node; delayed LIF->LIF synapses stay on their neuron (Brian2's delayed pathways) and
+    get a replay copy fed by theirs."""
+    empty = np.zeros(0, np.int64)
+    delayed = np.flatnonzero(delay_ms > 0)
+    if len(delayed) == 0:
+        return SourceDelays(syn_pre, lif_index, empty, np.zeros(0), empty, empty)
+    keys, group = np.unique(np.stack([pre[delayed].astype(float), delay_ms[delayed]], axis=1), axis=0,
+                            return_inverse=True)
+    vnode = len(lif_index) + group.reshape(-1)
+    lif_syn = from_lif[delayed]
+    syn_pre = syn_pre.copy()
+    syn_pre[delayed[~lif_syn]] = vnode[~lif_syn]
+    return SourceDelays(syn_pre, np.concatenate([lif_index, np.full(len(keys), -1, lif_index.dtype)]),
+                        keys[:, 0].astype(np.int64), keys[:, 1].copy(), delayed[lif_syn], vnode[lif_syn])
+
+
+def source_delays(ir: IR, delay_ms: np.ndarray | None = None) -> SourceDelays:
+    """The virtual nodes of the delayed synapses (none without delays). ``delay_ms``: per IR
+    synapse, the delay it has in this run (ms; None: the IR's own ``synapses.delay``; chip-replay
+    gives its LIF->LIF synapses the chip's recurrent latency)."""
     net = ir.network
     syn = net.synapses
     lif = net.lif_index()
-    syn_pre = syn.pre.astype(np.int64).copy()
-    empty = np.zeros(0, np.int64)
-    if not np.any(syn.delay > 0):
-        return SourceDelays(syn_pre, lif, empty, np.zeros(0), empty, empty)
-    delayed = np.flatnonzero(syn.delay > 0)
-    keys, group = np.unique(np.stack([syn.pre[delayed].astype(float), syn.delay[delayed]], axis=1), axis=0,
-                            return_inverse=True)
-    vnode = net.n_nodes + group.reshape(-1)
-    from_lif = lif[syn.pre[delayed]] >= 0
-    syn_pre[delayed[~from_lif]] = vnode[~from_lif]
-    return SourceDelays(syn_pre, np.concatenate([lif, np.full(len(keys), -1, lif.dtype)]),
-                        keys[:, 0].astype(np.int64), keys[:, 1].copy(), delayed[from_lif], vnode[from_lif])
+    delay = np.asarray(syn.delay if delay_ms is None else delay_ms, float)
+    return _delay_groups(syn.pre.astype(np.int64).copy(), lif, syn.pre, delay, lif[syn.pre] >= 0)
 
 
-def bus_source_delays(ir: IR, lines: BusLines) -> SourceDelays:
+def bus_source_delays(ir: IR, lines: BusLines, delay_ms: np.ndarray | None = None) -> SourceDelays:
     """The spike sources' further bus lines (:class:`neuroemu.hardware.buses.BusLines`) as
     virtual nodes ``n_nodes + j``, each with the synapses of its bus: one input spike then acts
     on each bus's synapses at that bus's departure time (the events come from
-    :func:`neuroemu.hardware.buses.departures`, not from :func:`add_delayed`). No delays: the
-    chip that chip-replay replays has none."""
-    lif = ir.network.lif_index()
-    empty = np.zeros(0, np.int64)
-    return SourceDelays(lines.syn_node.astype(np.int64), np.concatenate([lif, np.full(lines.n_virtual, -1, lif.dtype)]),
-                        empty, np.zeros(0), empty, empty)
+    :func:`neuroemu.hardware.buses.departures`, not from :func:`add_delayed`). ``delay_ms``: per IR
+    synapse (ms; None: none): LIF->LIF synapses only (the chip's recurrent latency), as virtual
+    nodes after the bus lines' (see :func:`_delay_groups`); the input synapses' latency is a shift
+    of the departures, the chip has no other delays."""
+    net = ir.network
+    lif = net.lif_index()
+    from_lif = lif[net.synapses.pre] >= 0
+    delay = np.zeros(len(from_lif)) if delay_ms is None else np.asarray(delay_ms, float)
+    if np.any(delay[~from_lif] > 0):
+        raise ValueError("bus_source_delays: input synapses have no delays on the chip (their latency shifts the "
+                         "departures)")
+    base = np.concatenate([lif, np.full(lines.n_virtual, -1, lif.dtype)])
+    return _delay_groups(lines.syn_node.astype(np.int64), base, net.synapses.pre, delay, from_lif)
 
 
 def in_flight(sd: SourceDelays, lif_nodes: np.ndarray, t_ms: np.ndarray, lif: np.ndarray, trial: np.ndarray,

@@ -54,6 +54,29 @@ dt = 0.01 and 0.1 ms in ``tests/backends/test_brian2_backend.py``):
 
 At the default dt = 0.01 ms: spike times late by < 0.01 ms (on-grid inputs), < 0.02 ms otherwise.
 
+The chip's limits (chip-replay only; compiled only into networks that have them, see
+:func:`lif_equations`; all off: the equations above):
+
+* rails: ``v = clip(v, v_lo, v_hi)`` after every step (a ``run_regularly`` after the state update
+  and the noise, before the threshold). While the exact V is held at the lower rail the clipped
+  grid value is exactly v_lo (the free step goes below, the clip returns it); the exact V leaves
+  the rail at t_rel, where the current lifts it (``(v_inf - v_lo)/tau_mem + I/C = 0``). A free
+  step from a grid point t_k on the rail ends above it when t_k >= t_rel - dt/2 (to first order
+  in dt), so the clipped V leaves the rail at the first such grid point t_g, within dt/2 of
+  t_rel, and is low by ``v'' (t_g - t_rel)^2 / 2 <= v'' dt^2 / 8`` from there,
+  ``v'' = |v_inf - v_lo| / (tau_mem tau_syn)`` being the curvature of the free path at the release;
+  the difference decays with tau_mem (the release time resolved to dt/2: O(dt) in time, O(dt^2)
+  in V). A dip below the rail shorter than a step is not seen (its depth is O(dt^2) too);
+* saturating synaptic input: ``I_exc += w (1 - I_exc/I_max)``, ``I_inh += w (1 + I_inh/I_max)``
+  (:func:`on_pre`) at the grid point where the event acts; between events the same decay;
+* finite reset conductance: the reset sets v to the threshold and, while refractory,
+  ``dv/dt = (v_reset - v)/tau_reset`` instead of being held (the leak and the synaptic input do
+  not act on v; the currents evolve as usual): at the end of the refractory period (tau_refrac
+  rounded down to the grid, from the grid point t_b of the spike) ``v = v_reset + (v_thresh -
+  v_reset) e^{-tau_refrac/tau_reset}`` within the rk4 bound with tau_min = tau_reset, and the
+  neuron is free from there;
+* latencies are input times and synaptic delays (:mod:`.backend`).
+
 Noise (chip-replay only). Membrane noise, if any, is an Ornstein-Uhlenbeck increment
 ``n_step randn()`` of v per free step (``n_step = sigma sqrt(1 - e^{-2 dt/tau_mem})``, stationary
 std sigma: the replayed chip's model, as data), after the state update; threshold jitter is an
@@ -88,17 +111,54 @@ tau_syn_inh : second (constant)
 tau_refrac : second (constant)
 n_step : volt (constant)
 """
+#: the membrane equation with a finite reset conductance (chip-replay, ``reset_tau_ms`` > 0): while
+#: refractory, v relaxes to v_reset with tau_reset (leak and synaptic input do not act on it);
+#: ``not_refractory`` is constant over each step (Brian2 sets it before the step's update)
+_V_FINITE_RESET = ("dv/dt = int(not_refractory)*((v_inf - v)/tau_mem + (I_exc + I_inh)/C)"
+                   " + (1 - int(not_refractory))*(v_reset - v)/tau_reset : volt")
 #: Brian2's state updater for :data:`LIF_EQUATIONS` (see the module docstring)
 METHOD = "rk4"
 #: v held from the grid point of the spike until tau_refrac later (see the module docstring)
 REFRACTORY = "tau_refrac + dt"
 #: membrane noise (compiled only into networks that have it): an OU increment while free
 _NOISE = "v += int(not_refractory)*n_step*randn()"
+#: voltage rails (compiled only into networks that have them): v clipped after every step
+_RAILS = "v = clip(v, v_lo, v_hi)"
+
 #: Brian2's "never spiked" (s): its own initial ``lastspike``
 NEVER_S = -1e4
 
 #: LIF variables that carry a run's state into the next (SI; ``lastspike`` in s since the run's start)
 STATE_VARIABLES = ("v", "I_exc", "I_inh", "lastspike")
+
+
+def lif_equations(finite_reset: bool = False, rails: bool = False, saturation: bool = False) -> str:
+    """The Brian2 equations of the LIF neurons: :data:`LIF_EQUATIONS` with the chip's limits that
+    chip-replay has in force. ``finite_reset``: the membrane equation :data:`_V_FINITE_RESET` and the
+    constant ``tau_reset`` (s); ``rails``: the constants ``v_lo``, ``v_hi`` (V); ``saturation``:
+    the constant ``I_max`` (A, each receptor's bound). All off: exactly :data:`LIF_EQUATIONS`."""
+    eqs = LIF_EQUATIONS
+    if finite_reset:
+        first = LIF_EQUATIONS.strip().splitlines()[0]
+        eqs = eqs.replace(first, _V_FINITE_RESET) + "tau_reset : second (constant)\n"
+    if rails:
+        eqs += "v_lo : volt (constant)\nv_hi : volt (constant)\n"
+    if saturation:
+        eqs += "I_max : amp (constant)\n"
+    return eqs
+
+
+def on_pre(receptor: str, saturation: bool) -> str:
+    """What a spike of weight ``w`` (A, signed as its receptor) does to the current of ``receptor``
+    (``exc``, ``inh``). Linear: I += w. Saturating (bound I_max, :func:`lif_equations`):
+    I <- I + w (1 - |I|/I_max), i.e. ``I_exc += w (1 - I_exc/I_max)`` (I_exc >= 0, w >= 0) and
+    ``I_inh += w (1 + I_inh/I_max)`` (I_inh <= 0, w <= 0). Then 1 - |I|/I_max is multiplied by
+    1 - |w|/I_max at every event, so events at one instant compose in any order to
+    1 - |I|/I_max = (1 - |I_0|/I_max) prod_k (1 - |w_k|/I_max)."""
+    if not saturation:
+        return f"I_{receptor}_post += w"
+    sign = "-" if receptor == "exc" else "+"
+    return f"I_{receptor}_post += w*(1 {sign} I_{receptor}_post/I_max_post)"
 
 
 @dataclass
@@ -118,6 +178,9 @@ class NetworkSpec:
     dt_ms: float
     record_lif: np.ndarray  # LIF indices whose V is recorded (every trial)
     membrane_noise_mV: float = 0.0  # stationary std of the injected membrane noise (0: none)
+    rails_mV: tuple[float, float] | None = None  # (low, high) mV v cannot leave (None: unbounded)
+    max_current_nA: np.ndarray | None = None  # per LIF neuron: each receptor's current bound (None: linear)
+    reset_tau_ms: float = 0.0  # time constant of the finite reset conductance (0: instant reset)
 
     @property
     def n_lif(self) -> int:
@@ -130,8 +193,12 @@ class NetworkSpec:
     def structure_key(self) -> tuple:
         """What a built network is made of (networks with the same key differ in values only)."""
         arrays = (self.syn_pre, self.syn_post, self.syn_receptor, self.delay_steps(), self.lif_index, self.record_lif)
-        return (self.n_lif, self.trials, self.dt_ms, self.membrane_noise_mV > 0, self.layout.key(),
+        return (self.n_lif, self.trials, self.dt_ms, self.membrane_noise_mV > 0, *self.limits(), self.layout.key(),
                 *(np.ascontiguousarray(a).tobytes() for a in arrays))
+
+    def limits(self) -> tuple[bool, bool, bool]:
+        """Which of the chip's limits the equations have: (finite reset, rails, saturation)."""
+        return self.reset_tau_ms > 0, self.rails_mV is not None, self.max_current_nA is not None
 
 
 @dataclass
@@ -157,13 +224,18 @@ class Brian2Network:
         self.clock = b2.Clock(dt=spec.dt_ms * 1e-3 * b2.second, name="neuroemu_clock")
 
         # --- LIF neurons, B copies (values: set_values) ----------------------------------------
-        lif = b2.NeuronGroup(B * n, LIF_EQUATIONS, threshold="v >= v_thresh", reset="v = v_reset",
-                             refractory=REFRACTORY, method=METHOD, clock=self.clock, name="neuroemu_lif", namespace={})
+        finite_reset, rails, saturation = spec.limits()
+        # finite reset: the membrane starts its relaxation to v_reset at the threshold
+        lif = b2.NeuronGroup(B * n, lif_equations(finite_reset, rails, saturation), threshold="v >= v_thresh",
+                             reset="v = v_thresh" if finite_reset else "v = v_reset", refractory=REFRACTORY,
+                             method=METHOD, clock=self.clock, name="neuroemu_lif", namespace={})
         self._weights: list = []  # (Synapses, function of a spec giving the weights (nA) of one copy)
         objects: list = [lif]
         if spec.membrane_noise_mV > 0:
             noise = lif.run_regularly(_NOISE, when="groups", order=1, name="neuroemu_lif_noise")
             objects.append(noise)
+        if rails:  # after the update and the noise, before the threshold
+            objects.append(lif.run_regularly(_RAILS, when="groups", order=2, name="neuroemu_lif_rails"))
         self.lif = lif
 
         # --- input channels, B copies: times from a table swapped per batch -------------------
@@ -198,7 +270,7 @@ class Brian2Network:
                     def weights(sp: NetworkSpec, sel: np.ndarray = sel) -> np.ndarray:
                         return sp.syn_weight[sel]
                     stride, pre_group = n, lif
-                S = b2.Synapses(pre_group, lif, "w : amp (constant)", on_pre=f"I_{rname}_post += w",
+                S = b2.Synapses(pre_group, lif, "w : amp (constant)", on_pre=on_pre(rname, saturation),
                                 clock=self.clock, name=f"neuroemu_{source}_{rname}", namespace={})
                 offs = np.repeat(np.arange(B, dtype=np.int64), len(i1))
                 S.connect(i=np.tile(i1, B) + offs * stride, j=np.tile(j1, B) + offs * n)
@@ -241,6 +313,13 @@ class Brian2Network:
             "lastspike": np.full(spec.n_lif, NEVER_S),
             "n_step": spec.membrane_noise_mV * 1e-3 * np.sqrt(-np.expm1(-2.0 * dt_s / tm)),
         }
+        if spec.rails_mV is not None:
+            values["v_lo"] = np.full(spec.n_lif, spec.rails_mV[0] * 1e-3)
+            values["v_hi"] = np.full(spec.n_lif, spec.rails_mV[1] * 1e-3)
+        if spec.max_current_nA is not None:
+            values["I_max"] = np.asarray(spec.max_current_nA, float) * 1e-9
+        if spec.reset_tau_ms > 0:
+            values["tau_reset"] = np.full(spec.n_lif, spec.reset_tau_ms * 1e-3)
         self._v_thresh = rep(values["v_thresh"])
         for name, val in values.items():
             setattr(self.lif, name + "_", rep(val))  # SI values, no unit checks needed
@@ -328,4 +407,5 @@ def _channel_synapses(layout: ChannelLayout, pre: np.ndarray, post: np.ndarray, 
     return ch.astype(np.int64), post[s].astype(np.int64), w[s]
 
 
-__all__ = ["NetworkSpec", "Brian2Network", "BatchOutput", "LIF_EQUATIONS", "METHOD", "STATE_VARIABLES"]
+__all__ = ["NetworkSpec", "Brian2Network", "BatchOutput", "LIF_EQUATIONS", "METHOD", "STATE_VARIABLES",
+           "lif_equations", "on_pre"]
