@@ -60,7 +60,7 @@ that the replay stays an independent reference for the emulator's exact treatmen
   from threshold to v_reset with tau_reset (:mod:`.network`).
 
 Saturation and the reset follow the config; where the replayed imperfections' ``effective()``
-reports ``synaptic_saturation_V_per_us`` / ``reset_tau_us`` (the emulator's knobs for them), those.
+reports ``saturation_V_per_us`` / ``reset_tau_us`` (the emulator's knobs for them), those.
 With every limit off the network is the one without them (same equations, same code).
 
 Trial copies are described in :mod:`.network`, duplicate spikes of a source in one step in
@@ -239,7 +239,7 @@ class Brian2Backend(Backend):
         """The chip's limits in force (biological units; see :class:`ReplayLimits`): ``chip-replay``
         only, from the IR's hardware config as the replayed imperfections switch them
         (:meth:`replay_imperfections`; its ``effective()`` report: ``latency_input_us``,
-        ``latency_recurrent_us``, ``rails_V``, and ``reset_tau_us`` / ``synaptic_saturation_V_per_us``
+        ``latency_recurrent_us``, ``rails_V``, and ``reset_tau_us`` / ``saturation_V_per_us``
         where it reports them, else the config's values). Other modes: none."""
         if self.mode != "chip-replay":
             return ReplayLimits()
@@ -248,7 +248,7 @@ class Brian2Backend(Backend):
         r = hw.realism
         rails = eff["rails_V"]
         sat = r.synaptic_saturation.max_current_V_per_us if r.synaptic_saturation is not None else None
-        sat = eff.get("synaptic_saturation_V_per_us", sat)
+        sat = eff.get("saturation_V_per_us", sat)
         reset_tau = eff.get("reset_tau_us", r.refractory.reset_tau_us if r.refractory is not None else 0.0)
         return ReplayLimits(
             latency_input_ms=float(hw.bio_time_ms(float(eff["latency_input_us"]))),

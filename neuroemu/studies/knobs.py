@@ -79,7 +79,8 @@ REALISM_KNOBS = ("rail_span", "latency", "bus_serialization", "saturation")
 #: not model the rails, the latency or synaptic saturation, so ``rail_span``, ``latency`` and
 #: ``saturation`` are refused
 BRIAN2_KNOBS = {"mismatch", *(f"mismatch.{p}" for p in PARAMETERS), "weight_mismatch", "weight_bits",
-                "membrane_noise", "threshold_jitter", "dead_fraction", "bus_serialization"}
+                "membrane_noise", "threshold_jitter", "dead_fraction", "bus_serialization", "rail_span", "latency",
+                "saturation"}
 
 
 def check_knob(name: str, value: float) -> None:

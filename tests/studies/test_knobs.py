@@ -131,10 +131,9 @@ def test_bad_knobs_are_refused(knob, value, message):
 def test_brian2_refuses_knobs_it_cannot_express():
     with pytest.raises(BackendError, match="brian2 backend cannot express knob.*spike_jitter"):
         check_backend("brian2", ["mismatch", "spike_jitter"])
-    # its chip-replay models neither rails nor latency nor saturation (yet)
-    with pytest.raises(BackendError, match=r"cannot express knob\(s\) rail_span, latency, saturation"):
-        check_backend("brian2", ["rail_span", "latency", "bus_serialization", "saturation"])
-    check_backend("brian2", ["mismatch", "membrane_noise", "dead_fraction", "bus_serialization"])
+    # its chip-replay models the chip's limits (tests/backends/test_brian2_realism.py)
+    check_backend("brian2", ["mismatch", "membrane_noise", "dead_fraction", "bus_serialization", "rail_span", "latency",
+                             "saturation"])
     check_backend("emulator", list(KNOBS))
 
 

@@ -58,7 +58,6 @@ def test_mismatch_costs_accuracy(yy_model):
     (["--base", "ideal", "--vary", "rail_span=0,1,0.5"], "rail_span=0.5 puts the lower rail at 0.6 V"),
     (["--vary", "latency=0,nan"], "knob latency must be a finite number, got nan"),
     (["--vary", "bus_serialization=-1"], "knob bus_serialization must be >= 0"),
-    (["--vary", "latency=0,0.4", "--backend", "brian2"], "brian2 backend cannot express knob(s) latency"),
 ])
 def test_cli_refuses_bad_studies(yy_model, tmp_path, args, message):
     res = CliRunner().invoke(main, ["robustness", str(yy_model[0]), *args, "-o", str(tmp_path / "s.h5")])
