@@ -310,7 +310,7 @@ def calibrate_tau_mem(ctx: Context) -> dict[str, SearchOutcome]:
     t_kick = on_clock(i_kick * dt - 0.008)
     # window: from safely after the end of the clamp (spike latency < 0.5 µs; refractory time
     # uncalibrated, +30 % is 5 sigma of its mismatch) over three target time constants
-    i0 = int(np.ceil((t_kick + 0.5 + 1.3 * tau_ref) / dt))
+    i0 = int(np.ceil((t_kick + ctx.runner.input_latency_us + 0.5 + 1.3 * tau_ref) / dt))
     i1 = i0 + int(np.ceil(3 * tau_t / dt))
     trials = _trials(ctx, 12)  # the relaxation is smaller than a PSP-free kick: a few more trials
     events = [[(EXC, np.arange(rows), t_kick)] for _ in range(trials)]
@@ -422,8 +422,8 @@ def _psp_run(ctx: Context, name: str, plans: list[_Psp], base: dict[str, np.ndar
                     code_exc=by_pop[EXC].code if EXC in by_pop else 63.0,
                     code_inh=by_pop[INH].code if INH in by_pop else 63.0)
     dt = on_clock(min(p.dt for p in plans))
-    i_event = int(np.ceil(2.0 / dt))
-    t_event = on_clock(i_event * dt - 0.008)
+    i_event = int(np.ceil((2.0 + ctx.runner.input_latency_us) / dt))
+    t_event = on_clock(i_event * dt - 0.008 - ctx.runner.input_latency_us)  # it arrives just before sample i_event
     events, labels = [], []
     for plan in plans:
         for g, grp in enumerate(plan.groups):
@@ -436,10 +436,11 @@ def _psp_run(ctx: Context, name: str, plans: list[_Psp], base: dict[str, np.ndar
 
 
 def _event_delay(ctx: Context, run: _PspRun) -> float:
-    """Time from the (clock-floored) event to sample ``i_event`` (µs)."""
+    """Time from the (clock-floored) event's arrival (after the input latency) to sample
+    ``i_event`` (µs)."""
     t_res = ctx.runner.t_res
     t_ev = np.floor(run.t_event / t_res + 1e-9) * t_res if t_res > 0 else run.t_event
-    return run.i_event * run.setup.dt_us - t_ev
+    return run.i_event * run.setup.dt_us - (t_ev + ctx.runner.input_latency_us)
 
 
 def _measured(ctx: Context, name: str) -> np.ndarray:

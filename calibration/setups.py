@@ -165,6 +165,9 @@ class ChipRunner:
         eff = self.imperfections.effective(hw)
         #: spike-time resolution the FPGA gives (µs); 0 when exact
         self.t_res = float(eff["timestamp_resolution_us"] or 0.0)
+        #: the chip's fixed input latency (µs): an input event reaches the membranes this much later
+        #: (known, as the BrainScaleS-2 team's software corrects spike times by it)
+        self.input_latency_us = float(eff["latency_input_us"])
         #: trials only help against temporal noise; without it one trial is the whole truth
         self.noisy = eff["membrane_noise_V"] > 0 or eff["threshold_jitter_V"] > 0 or eff["spike_time_jitter_us"] > 0
 
