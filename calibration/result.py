@@ -24,8 +24,10 @@ from neuroemu.models.lif import DESCRIPTION_OF, NEURON_CIRCUIT_NAMES, POTENTIALS
 
 #: bumped when the measurement or search method changes: part of every calibration's identity
 #: 2: emulator kernel with grouped event delivery (measurements move by ~1e-12); 3: tau_refrac set
-#: digitally, not searched, on configs with a refractory counter (their setups set it by target)
-METHOD_VERSION = 3
+#: digitally, not searched, on configs with a refractory counter (their setups set it by target);
+#: 4: the reset read once a finite reset conductance settled, clamps end where the membrane rises,
+#: PSP stimuli timed for the chip's input latency
+METHOD_VERSION = 4
 
 
 class CalibrationError(NeuroemuError):
