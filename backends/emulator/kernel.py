@@ -316,7 +316,9 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
             thr[k] += sigma_thr * normal(key_thr, k + k_lo)
     # a finite reset conductance (inv_t_reset > 0): during the refractory period V relaxes from the
     # threshold to the reset, v_reset + (thr - v_reset) e^{-(t - t_spike)/tau_reset}; it is released
-    # from v_free = that value at t_spike + tau_ref (instant reset: v_free = v_reset)
+    # from v_free = that value at t_spike + tau_ref (instant reset: v_free = v_reset). Only the
+    # release value acts on the dynamics: while held the kernel (and a run's end state) keeps
+    # v_free; the traces show the relaxation
     inv_trs = nr.inv_t_reset
     inv_imax = nr.inv_i_max  # saturating synaptic inputs: 1 / I_max (0: linear)
     saturating = False
@@ -348,7 +350,10 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
             for r in range(n_rec):
                 kr = rec_idx[r] - k_lo
                 if 0 <= kr < n:
-                    traces[r, sample] = v[kr] + v_leak[kr]
+                    vr = v[kr]
+                    if relax and refr[kr] > t0:  # held: on its way to the reset (the kernel keeps v_free)
+                        vr = _held_value(v_reset_rel[kr], thr[kr], t0 - (refr[kr] - tau_ref[kr]), inv_trs[kr])
+                    traces[r, sample] = vr + v_leak[kr]
         # exact propagation of every neuron over the step into the other buffers, plus the
         # membrane-noise increment approx_normal(key_s, k + k_lo) (branch-free loops: SIMD)
         v, vprev = vprev, v
@@ -407,10 +412,6 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
         # e^{-(t - t0)/tau_m} <= the bound, V* = tau_m (I_exc max + I_inh max)
         hits = _bound_flags(t0, t1, refr, vprev, v_free, tau_m, iprev_e, iprev_i, ie, ii, pe, inv_pe, inv_pi, rr,
                             v, pmm, thr, lo, hi, flag)
-        if relax:  # held past the step end: V on its way to the reset
-            for k in range(n):
-                if refr[k] >= t1:
-                    v[k] = _held_value(v_reset_rel[k], thr[k], t1 - (refr[k] - tau_ref[k]), inv_trs[k])
         if hits == 0:
             continue
         m = -1  # this step's event list, built on first use (m_in: its input events; then on-chip spikes)
@@ -495,8 +496,7 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
                                            v_free, lo, hi, inv_imax, flag[kt], inv_tm, inv_te, inv_ti, ptr, tgt, rec, w,
                                            dense_first)
             if refr[k] >= t1 and _synapse_index(node, k + k_lo, ptr, tgt, dense_first) < 0:
-                # refractory past the step end, no event onto itself: currents as they are
-                v[k] = _held_value(v_reset_rel[k], thr[k], t1 - tc, inv_trs[k])
+                v[k] = v_free[k]  # refractory past the step end, no event onto itself: currents as they are
                 cand_t[c] = -1.0
             else:
                 cand_t[c] = _candidate(k, k_lo, t0, t1, refr[k], m, m_in,
@@ -505,9 +505,6 @@ def _run_trial(trial, k_lo, n_total, nr, syn, noise_p, ev, e_start, e_end, steps
                                        dense_first)
         for q in range(n_c):
             pos[cand[q]] = -1
-            if relax and refr[cand[q]] >= t1:  # (a candidate held past the step end)
-                kq = cand[q]
-                v[kq] = _held_value(v_reset_rel[kq], thr[kq], t1 - (refr[kq] - tau_ref[kq]), inv_trs[kq])
     for k in range(n):
         st_v[k] = v[k]
         st_ie[k] = ie[k]
