@@ -1,6 +1,7 @@
 """Shared fixtures: small networks and configs used across the suite."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -44,6 +45,32 @@ def with_refractory_counter(hw):
     from neuroemu.hardware.config import Realism, Refractory
 
     return hw.with_overrides(realism=Realism(refractory=Refractory(clock_base_MHz=250.0, counter_bits=8)))
+
+
+def ideal_with(**realism):
+    """The ``ideal`` config with the given parts of its ``realism`` (the chip's limits) on."""
+    hw = load_hardware("ideal")
+    return hw.with_overrides(realism=dataclasses.replace(hw.realism, **realism))
+
+
+def inhibited(params: dict) -> Network:
+    """Issue 13's rail case: 20 inhibitory sources of -8 nA onto 4 neurons (``params``), all
+    membranes recorded: driven into the lower rail."""
+    net = Network("inhibited")
+    net.add_spike_source("in", 20)
+    net.add_lif("n", 4, **params)
+    net.connect("in", "n", weight=-8.0, receptor="inh")
+    net.record.v = {"n": [0, 1, 2, 3]}
+    return net
+
+
+def fan(n: int) -> Network:
+    """n sources, each onto its own neuron, all on synapse row 0 (one bus), strong enough to spike."""
+    net = Network("fan")
+    net.add_spike_source("src", n)
+    net.add_lif("out", n, **{**TTFS_PARAMS, "tau_refrac": 30.0})
+    net.connect("src", "out", "one_to_one", weight=5.0)
+    return net
 
 
 def feedforward(n_in: int = 4, n_hidden: int = 6, n_out: int = 2, seed: int = 0, **params) -> Network:

@@ -50,9 +50,17 @@ def event_coefficients(dt: float, inv_tm: np.ndarray, inv_te: np.ndarray, inv_ti
 
 
 @nb.njit(inline="always", cache=True)
-def _add_scatter(node, d, ptr, tgt, rec, w, v, ie, ii, co, k_lo):
+def _moment(co, r, k, d, d2, d3) -> float:
+    """Row block ``r`` (_VE, _VI, _IE or _II) of neuron ``k``'s event coefficients at ``d`` µs
+    after the step's midpoint (d2 = d^2, d3 = d^3): the third-order expansion."""
+    return co[r, k] + d * co[r + 1, k] + d2 * co[r + 2, k] + d3 * co[r + 3, k]
+
+
+@nb.njit(inline="always", cache=True)
+def _add_scatter(node, d, ptr, tgt, rec, w, w0, v, ie, ii, co, k_lo):
     """Add one event of a row with scattered targets, ``d`` µs after the step's midpoint (d = u - dt/2),
-    to the end-of-step state of its targets among this job's neurons (third-order moments)."""
+    to the end-of-step state of its targets among this job's neurons (third-order moments);
+    synapse j's weight is ``w[j - w0]``."""
     d2 = d * d
     d3 = d2 * d
     n = v.shape[0]
@@ -60,13 +68,13 @@ def _add_scatter(node, d, ptr, tgt, rec, w, v, ie, ii, co, k_lo):
         k = tgt[j] - k_lo
         if k < 0 or k >= n:
             continue
-        wj = w[j]
+        wj = w[j - w0]
         if rec[j] == 0:
-            v[k] += wj * (co[_VE, k] + d * co[_VE + 1, k] + d2 * co[_VE + 2, k] + d3 * co[_VE + 3, k])
-            ie[k] += wj * (co[_IE, k] + d * co[_IE + 1, k] + d2 * co[_IE + 2, k] + d3 * co[_IE + 3, k])
+            v[k] += wj * _moment(co, _VE, k, d, d2, d3)
+            ie[k] += wj * _moment(co, _IE, k, d, d2, d3)
         else:
-            v[k] += wj * (co[_VI, k] + d * co[_VI + 1, k] + d2 * co[_VI + 2, k] + d3 * co[_VI + 3, k])
-            ii[k] += wj * (co[_II, k] + d * co[_II + 1, k] + d2 * co[_II + 2, k] + d3 * co[_II + 3, k])
+            v[k] += wj * _moment(co, _VI, k, d, d2, d3)
+            ii[k] += wj * _moment(co, _II, k, d, d2, d3)
 
 
 # (without NRT: its views of arrays are not reference counted, an atomic operation each)
@@ -140,7 +148,7 @@ def _push(node, d, ng, gk0, gm, gs, gj, gd, ptr, tgt, rec, w, dense_first, dense
     for :func:`_add_dense`. Returns the pending group (size, range start, range length, receptor)."""
     k0 = dense_first[node]
     if k0 < 0:
-        _add_scatter(node, d, ptr, tgt, rec, w, v, ie, ii, co, k_lo)
+        _add_scatter(node, d, ptr, tgt, rec, w, 0, v, ie, ii, co, k_lo)
         return ng, gk0, gm, gs
     m = ptr[node + 1] - ptr[node]
     sg = dense_rec[node]
@@ -180,30 +188,18 @@ def _add_saturating(node, d, ptr, tgt, rec, w, dense_first, dense_rec, v, ie, ii
         cur = ie if dense_rec[node] == 0 else ii
         o = j0 + ks - k0
         for k in range(ks - k_lo, ke - k_lo):
-            decay = co[ri, k] + d * co[ri + 1, k] + d2 * co[ri + 2, k] + d3 * co[ri + 3, k]
+            decay = _moment(co, ri, k, d, d2, d3)
             wj = w[o + k - (ks - k_lo)] * max(0.0, 1.0 - abs(cur[k] / decay) * inv_imax[k])
-            v[k] += wj * (co[rv, k] + d * co[rv + 1, k] + d2 * co[rv + 2, k] + d3 * co[rv + 3, k])
+            v[k] += wj * _moment(co, rv, k, d, d2, d3)
             cur[k] += wj * decay
         return
     for j in range(j0, ptr[node + 1]):  # the effective weights, from the currents before the event
         k = tgt[j] - k_lo
         if k < 0 or k >= n:
             continue
-        r = _IE if rec[j] == 0 else _II
-        decay = co[r, k] + d * co[r + 1, k] + d2 * co[r + 2, k] + d3 * co[r + 3, k]
-        cur = (ie[k] if rec[j] == 0 else ii[k]) / decay
+        cur = (ie[k] if rec[j] == 0 else ii[k]) / _moment(co, _IE if rec[j] == 0 else _II, k, d, d2, d3)
         tmp[j - j0] = w[j] * max(0.0, 1.0 - abs(cur) * inv_imax[k])
-    for j in range(j0, ptr[node + 1]):
-        k = tgt[j] - k_lo
-        if k < 0 or k >= n:
-            continue
-        wj = tmp[j - j0]
-        if rec[j] == 0:
-            v[k] += wj * (co[_VE, k] + d * co[_VE + 1, k] + d2 * co[_VE + 2, k] + d3 * co[_VE + 3, k])
-            ie[k] += wj * (co[_IE, k] + d * co[_IE + 1, k] + d2 * co[_IE + 2, k] + d3 * co[_IE + 3, k])
-        else:
-            v[k] += wj * (co[_VI, k] + d * co[_VI + 1, k] + d2 * co[_VI + 2, k] + d3 * co[_VI + 3, k])
-            ii[k] += wj * (co[_II, k] + d * co[_II + 1, k] + d2 * co[_II + 2, k] + d3 * co[_II + 3, k])
+    _add_scatter(node, d, ptr, tgt, rec, tmp, j0, v, ie, ii, co, k_lo)
 
 
 @nb.njit(inline="always", cache=True)

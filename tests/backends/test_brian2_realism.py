@@ -30,6 +30,8 @@ from neuroemu.hardware.config import Latency, Rails, Refractory, SynapticSaturat
 from neuroemu.network import Network
 from neuroemu.spikes import SpikeTrains
 
+from conftest import ideal_with, inhibited
+
 V_REST, V_RESET, V_THRESH, CM, TAU_M, TAU_S = -65.0, -70.0, -50.0, 1.0, 10.0, 5.0
 THETA = V_THRESH - V_REST
 DTS = (0.01, 0.1)  # ms: the backend's default step and Brian2's
@@ -37,14 +39,8 @@ EMU_DT_US = 0.5
 EMU_TOL_MS = 1e-5  # the emulator's spike times against their closed forms (test_emulator_realism.py)
 PARAMS = dict(tau_mem=TAU_M, tau_syn_exc=TAU_S, tau_syn_inh=TAU_S, v_rest=V_REST, v_reset=V_RESET,
               v_thresh=V_THRESH, tau_refrac=30.0, cm=CM)
-IDEAL = load_hardware("ideal")
 #: the ideal config's voltage map: 0.42 V chip <-> -65 mV, 13.5 mV chip per mV biological
 CHIP_V_PER_MV, CHIP_V_AT_REST, SPEEDUP = 0.0135, 0.42, 1000.0
-
-
-def ideal_with(**realism):
-    """``ideal`` with the given parts of ``realism`` on."""
-    return IDEAL.with_overrides(realism=dataclasses.replace(IDEAL.realism, **realism))
 
 
 def kernel(s):
@@ -224,12 +220,7 @@ def test_rails_off_equals_the_replay_without_them():
 def test_bss2_replay_stays_within_the_rails():
     """The issue's case on bss2 (chip 0, noise off, every limit of the config on): a neuron under
     strong inhibition reaches the lower rail and never goes below it, in Brian2 as on the emulator."""
-    net = Network("inhibited")
-    net.add_spike_source("in", 20)
-    net.add_lif("n", 4, **PARAMS)
-    net.connect("in", "n", weight=-8.0, receptor="inh")
-    net.record.v = {"n": [0, 1, 2, 3]}
-    ir = compile_network(net, "bss2")
+    ir = compile_network(inhibited(PARAMS), "bss2")
     times = np.sort(np.random.default_rng(1).uniform(0, 20, (1, 20)), axis=1)
     res = Brian2Backend("chip-replay", chip=0).run(ir, {"in": SpikeTrains.from_first_spike_times(times)},
                                                    duration=40.0)

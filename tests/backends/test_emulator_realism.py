@@ -8,18 +8,17 @@ K(s) = tau_s tau_m / (tau_m - tau_s) (e^{-s/tau_m} - e^{-s/tau_s}).
 """
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 from scipy.optimize import brentq
 
 from neuroemu.backends.emulator import EmulatorBackend, Imperfections
 from neuroemu.compiler import compile_network
-from neuroemu.hardware import load_hardware
 from neuroemu.hardware.config import Latency
 from neuroemu.network import Network
 from neuroemu.spikes import SpikeTrains
+
+from conftest import ideal_with, inhibited
 
 V_REST, V_THRESH, CM, TAU_M, TAU_S = -65.0, -50.0, 1.0, 10.0, 5.0
 THETA = V_THRESH - V_REST
@@ -39,11 +38,6 @@ def crossing_after(w: float, bias: float = 0.0) -> float:
     t_peak = np.log(TAU_M / TAU_S) * TAU_M * TAU_S / (TAU_M - TAU_S)
     assert bias + w / CM * kernel(t_peak) > THETA
     return brentq(lambda s: bias + w / CM * kernel(s) - THETA, 1e-9, t_peak, xtol=1e-14)
-
-
-def ideal_with(**realism):
-    hw = load_hardware("ideal")
-    return hw.with_overrides(realism=dataclasses.replace(hw.realism, **realism))
 
 
 PARAMS = dict(tau_mem=TAU_M, tau_syn_exc=TAU_S, tau_syn_inh=TAU_S, v_rest=V_REST, v_reset=-70.0,
@@ -168,12 +162,7 @@ def test_inhibition_holds_the_membrane_at_the_rail_and_it_recovers_from_there():
 def test_bss2_traces_stay_within_the_rails():
     """The issue's case: a neuron under strong inhibition on bss2 (mismatch, noise) read at every
     step: never below the lower rail (it reached -10.6 V chip before)."""
-    net = Network("inhibited")
-    net.add_spike_source("in", 20)
-    net.add_lif("n", 4, **PARAMS)
-    net.connect("in", "n", weight=-8.0, receptor="inh")
-    net.record.v = {"n": [0, 1, 2, 3]}
-    ir = compile_network(net, "bss2")
+    ir = compile_network(inhibited(PARAMS), "bss2")
     times = np.sort(np.random.default_rng(1).uniform(0, 20, (1, 20)), axis=1)
     res = EmulatorBackend(chip=0).run(ir, {"in": SpikeTrains.from_first_spike_times(times)}, duration=40.0)
     assert res.traces.v_chip_V.min() >= 0.0 - 1e-12

@@ -24,7 +24,7 @@ from neuroemu.hardware.config import EventBuses, Realism
 from neuroemu.network import Network
 from neuroemu.spikes import SpikeTrains
 
-from conftest import EXAMPLES, TTFS_PARAMS
+from conftest import EXAMPLES, TTFS_PARAMS, fan
 
 INTERVAL_US = 0.008  # one event per bus per 8 ns (bss2.yaml)
 INTERVAL_MS = 0.008  # the same in biological ms at bss2's 1000x speed-up
@@ -41,15 +41,6 @@ def _hw(queue_depth: int | None = 32, rows_per_driver: int = 2):
                                synapses=dataclasses.replace(hw.synapses, rows_per_driver=rows_per_driver))
 
 
-def _fan(n: int) -> Network:
-    """n sources, each onto its own neuron (all on synapse row 0), strong enough to spike."""
-    net = Network("fan")
-    net.add_spike_source("src", n)
-    net.add_lif("out", n, **{**TTFS_PARAMS, "tau_refrac": 30.0})
-    net.connect("src", "out", "one_to_one", weight=5.0)
-    return net
-
-
 def _together(n: int, t: float = 5.0) -> dict[str, SpikeTrains]:
     return {"src": SpikeTrains.from_first_spike_times(np.full((1, n), t))}
 
@@ -58,7 +49,7 @@ def test_serialize_spreads_simultaneous_events_by_the_interval():
     """The bus model alone: N events at one time on one bus leave k x 8 ns late (k = 0..N-1),
     so together they occupy the bus for N x 8 ns; other buses and other trials are independent."""
     n = 9
-    ir = compile_network(_fan(n), _hw())
+    ir = compile_network(fan(n), _hw())
     lines = bus_lines(ir, 4)
     assert np.all(synapse_buses(ir, 4) == 0) and len(lines.node) == n and lines.n_virtual == 0
     t = np.full(2 * n, 3.0)
@@ -79,7 +70,7 @@ def test_simultaneous_events_on_one_bus_arrive_spread_by_8ns():
     """N simultaneous input spikes on one bus: neuron k (fed by source k) spikes k x 8 ns later than
     without serialization; the result counts N - 1 delayed events, max (N - 1) x 8 ns."""
     n = 12
-    ir = compile_network(_fan(n), _hw())
+    ir = compile_network(fan(n), _hw())
     on = EmulatorBackend().run(ir, _together(n), duration=30.0)
     off = EmulatorBackend(imperfections=OFF).run(ir, _together(n), duration=30.0)
     t_on, t_off = on.first_spike_times("out")[0], off.first_spike_times("out")[0]
@@ -128,7 +119,7 @@ def test_a_source_on_two_buses_is_late_on_the_busy_one_only():
     and bus 1 (its inhibitory row, idle): its excitatory target spikes n x 8 ns late, its
     inhibitory target's membrane is exactly as without buses (one event per bus, own times)."""
     n = 6
-    net = _fan(n)
+    net = fan(n)
     net.add_spike_source("x", 1)
     net.add_lif("p", 2, **TTFS_PARAMS)
     net.connect("x", "p", weight=np.array([[5.0, 0.0]]), receptor="exc")
@@ -154,7 +145,7 @@ def test_full_queue_drops_events_and_counts_them(depth):
     """40 simultaneous events on one bus that holds 32: the first 32 (by source) pass, spread by
     8 ns, the last 8 are dropped (their neurons never spike); an unbounded queue drops none."""
     n = 40
-    ir = compile_network(_fan(n), _hw(queue_depth=depth))
+    ir = compile_network(fan(n), _hw(queue_depth=depth))
     res = EmulatorBackend().run(ir, _together(n), duration=30.0)
     t = res.first_spike_times("out")[0]
     bus = res.info["event_buses"]
@@ -174,7 +165,7 @@ def test_serialization_off_and_ideal_config_have_no_buses(bss2, ideal):
     assert Imperfections.none().effective(bss2)["event_buses"] is None
     assert not Imperfections().switches(ideal)["event_buses"]
     n = 10
-    res = EmulatorBackend().run(compile_network(_fan(n), ideal), _together(n), duration=30.0)
+    res = EmulatorBackend().run(compile_network(fan(n), ideal), _together(n), duration=30.0)
     assert res.info["event_buses"] is None and np.ptp(res.first_spike_times("out")) == 0.0
 
 
@@ -182,7 +173,7 @@ def test_continued_runs_see_the_queue_of_one_long_run():
     """A queue that drains across the end of a run: the continued run delivers the rest at the
     same times as one long run (bit-identical spikes); the counts add up."""
     n = 20
-    ir = compile_network(_fan(n), _hw())
+    ir = compile_network(fan(n), _hw())
     inputs = _together(n, t=4.96)  # 5 slots before the cut at 5.0 ms
     be = EmulatorBackend()
     one = be.run(ir, inputs, duration=30.0)
@@ -200,7 +191,7 @@ def test_brian2_chip_replay_takes_the_serialized_times():
     """Brian2's chip-replay gets the same bus departures (as data, neuroemu.hardware.buses):
     its spikes spread by 8 ns like the emulator's, within its step dt."""
     n, dt = 8, 0.001
-    ir = compile_network(_fan(n), _hw())
+    ir = compile_network(fan(n), _hw())
     emu = EmulatorBackend().run(ir, _together(n), duration=30.0)
     b2 = Brian2Backend(mode="chip-replay", dt=dt).run(ir, _together(n), duration=30.0)
     assert b2.info["event_buses"] == emu.info["event_buses"]

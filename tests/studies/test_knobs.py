@@ -22,7 +22,7 @@ from neuroemu.spikes import SpikeTrains
 from neuroemu.studies import knobs as knobs_module
 from neuroemu.studies.knobs import KNOBS, apply_knobs, check_backend, check_points
 
-from conftest import TTFS_PARAMS, feedforward
+from conftest import TTFS_PARAMS, fan, feedforward
 
 FIELDS = ("v_leak", "v_reset", "v_thresh", "tau_mem", "tau_syn_exc", "tau_syn_inh", "tau_refrac", "dead", "weight")
 
@@ -218,21 +218,12 @@ def test_latency_knob_delays_each_layer_by_the_latency():
         np.testing.assert_allclose(tb[np.isfinite(tb)] - ta[np.isfinite(ta)], n_lat * lat_ms, rtol=0, atol=1e-6)
 
 
-def _fan(n: int) -> Network:
-    """n sources, each onto its own neuron, all on synapse row 0 (one bus), strong enough to spike."""
-    net = Network("fan")
-    net.add_spike_source("src", n)
-    net.add_lif("out", n, **{**TTFS_PARAMS, "tau_refrac": 30.0})
-    net.connect("src", "out", "one_to_one", weight=5.0)
-    return net
-
-
 def test_bus_serialization_knob_scales_the_interval_on_emulator_and_brian2():
     """``bus_serialization`` = 3 on the ideal base: n simultaneous events on one bus leave k x 24 ns
     late (k = 0..n-1), on the emulator and in Brian2's chip-replay alike (the knob Brian2 expresses)."""
     n, scale = 6, 3.0
     s = apply_knobs(load_hardware("bss2"), "ideal", {"bus_serialization": scale})
-    ir = compile_network(_fan(n), s.hardware)
+    ir = compile_network(fan(n), s.hardware)
     inputs = {"src": SpikeTrains.from_first_spike_times(np.full((1, n), 5.0))}
     emu = EmulatorBackend(imperfections=s.imperfections).run(ir, inputs, duration=30.0)
     off = EmulatorBackend(imperfections=s.imperfections.replace(event_buses=False)).run(ir, inputs, duration=30.0)
