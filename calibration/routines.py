@@ -270,7 +270,7 @@ def calibrate_v_reset(ctx: Context) -> dict[str, SearchOutcome]:
     t_to = min(20.0, 0.5 * t_clamp)
     # read once the reset conductance has pulled the membrane to the reset (10 of its time constants)
     tau_reset = hw.realism.refractory.reset_tau_us if hw.realism.refractory is not None else 0.0
-    t_from = min(max(2.0, 10.0 * tau_reset), 0.25 * t_to) if tau_reset == 0.0 else min(10.0 * tau_reset, 0.5 * t_to)
+    t_from = min(max(2.0, 10.0 * tau_reset), 0.25 * t_to)
     every = (t_to - t_from) / 9
     dt = min(0.5, every / 2)
     # no temporal noise reaches a clamped membrane: one trial is the whole truth

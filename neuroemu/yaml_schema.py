@@ -80,6 +80,8 @@ def _convert(tp: Any, value: Any, source: str, path: str) -> Any:
                 return _convert(arg, value, source, path)
             except ConfigError as exc:
                 errors.append(exc)
+        if len(errors) == 1 and isinstance(value, dict):  # an optional section: its own error says what is wrong
+            raise errors[0]
         raise ConfigError(
             f"{_where(source, path)}: expected {_type_name(tp)}, got {value!r}"
         )

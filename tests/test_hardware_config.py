@@ -82,6 +82,10 @@ def _write(tmp_path, mutate):
         (lambda d: d["parameters"].pop("v_reset"), ["missing v_reset"]),
         (lambda d: d["noise"].update(dead_fraction=1.5), ["dead_fraction"]),
         (lambda d: d["parameters"]["tau_mem"].update(map="cubic"), ["parameters.tau_mem.map", "linear, log"]),
+        # optional sections of the chip's limits name what is wrong in them
+        (lambda d: d["realism"]["rails"].update(low_V=1.5), ["realism.rails", "low_V must be below high_V"]),
+        (lambda d: d["realism"]["event_buses"].update(queue_depth=0), ["realism.event_buses", "queue_depth"]),
+        (lambda d: d["realism"]["latency"].update(input_us=-1), ["realism.latency", "must be >= 0"]),
     ],
 )
 def test_bad_config_names_key_and_file(tmp_path, mutate, words):

@@ -257,7 +257,7 @@ def build_spec(target: str | Path, data: str | Path, axes: Sequence[tuple[str, S
     grid = grid_from_axes(axes)
     check_backend(backend, [name for name, _ in axes])
     hw = load_hardware(hardware)
-    check_points(hw, base, grid, backend)
+    check_points(hw, base, grid)
     settings = study_settings(target, data, dict(nir_options or {}), output, readout, samples, duration_ms)
     load_classifier(target, hw, settings["nir"], output, readout)  # fits this chip? (names it if not)
     settings.update({"backend": backend, "base": base, "hardware": hardware, "hardware_hash": hw.content_hash,

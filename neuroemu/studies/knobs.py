@@ -113,11 +113,10 @@ def check_backend(backend: str, knobs: list[str]) -> None:
             )
 
 
-def check_points(hw: HardwareConfig, base: str, points: Iterable[dict[str, float]], backend: str = "emulator") -> None:
+def check_points(hw: HardwareConfig, base: str, points: Iterable[dict[str, float]]) -> None:
     """Apply every grid point's knobs to ``hw`` once, so that a value the config cannot take (e.g.
     a ``rail_span`` whose lower rail lies above the leak range) is refused before a study starts
-    rather than by its first task. (``backend``: kept for callers; every knob value that applies
-    runs on the emulator.)"""
+    rather than by its first task."""
     for point in points:
         apply_knobs(hw, base, point)
 

@@ -85,8 +85,7 @@ def build_spec(model_path: str | Path, axes: Sequence[tuple[str, Sequence[float]
     grid = grid_from_axes(axes)
     check_backend(backend, [name for name, _ in axes if name not in STUDY_SWITCHES])
     hw = load_hardware(hardware)
-    check_points(hw, base, [{k: v for k, v in point.items() if k not in STUDY_SWITCHES} for point in grid],
-                 backend)
+    check_points(hw, base, [{k: v for k, v in point.items() if k not in STUDY_SWITCHES} for point in grid])
     if not Path(model_path).is_file():
         raise NeuroemuError(f"model file {model_path} does not exist")
     settings = {

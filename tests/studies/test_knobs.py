@@ -269,4 +269,4 @@ def test_the_saturation_knob_saturates_the_emulated_inputs():
         res = EmulatorBackend(imperfections=s.imperfections).run(compile_network(net, s.hardware), duration=10.0)
         peaks[value] = float(res.traces.v_mV.max())
     assert peaks[4.0] < peaks[0.0] - 1.0
-    check_points(hw, "ideal", [{"saturation": 0.0}, {"saturation": 4.0}], "emulator")
+    check_points(hw, "ideal", [{"saturation": 0.0}, {"saturation": 4.0}])
